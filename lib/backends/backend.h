@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The backend object behind the public vtable, and the thin wrappers the
+ * core calls.  A backend belongs to the application; a namespace "claims"
+ * it while attached (@ns, management thread).
+ */
+#ifndef NVMFT_BACKENDS_BACKEND_H
+#define NVMFT_BACKENDS_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <nvmft/backend.h>
+
+struct nvmft_ns;
+
+struct nvmft_backend {
+	const struct nvmft_backend_ops *ops;
+	void *ctx;
+	char *name;
+	const char *kind; /* "malloc", "null", "uring", "custom" */
+	uint32_t block_size;
+	uint64_t num_blocks;
+	uint32_t caps;
+	uint8_t uuid[16];
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+	uint32_t optimal_io_blocks;
+	struct nvmft_ns *ns; /* claim; management thread */
+};
+
+/*
+ * Built-in backends call this instead of nvmft_backend_new() so they can
+ * set their kind.  Same contract otherwise.
+ */
+int nvmft_backend_create(const struct nvmft_backend_ops *ops, void *ctx,
+			 const struct nvmft_backend_opts *opts, const char *kind,
+			 struct nvmft_backend **ret);
+
+/* Thin wrappers so the optional methods are checked in one place. */
+static inline int nvmft_backend_channel_open(struct nvmft_backend *be, void **chan)
+{
+	return be->ops->channel_open(be->ctx, chan);
+}
+
+static inline void nvmft_backend_channel_close(struct nvmft_backend *be, void *chan)
+{
+	be->ops->channel_close(be->ctx, chan);
+}
+
+static inline int nvmft_backend_submit(struct nvmft_backend *be, void *chan, struct nvmft_req *req)
+{
+	return be->ops->submit(be->ctx, chan, req);
+}
+
+static inline bool nvmft_backend_has_poll(const struct nvmft_backend *be)
+{
+	return be->ops->channel_poll != NULL;
+}
+
+static inline int nvmft_backend_channel_poll(struct nvmft_backend *be, void *chan, unsigned int budget)
+{
+	return be->ops->channel_poll(be->ctx, chan, budget);
+}
+
+static inline int nvmft_backend_channel_fd(struct nvmft_backend *be, void *chan)
+{
+	return be->ops->channel_get_fd ? be->ops->channel_get_fd(be->ctx, chan) : -1;
+}
+
+static inline void nvmft_backend_release(struct nvmft_backend *be, void *chan, struct nvmft_req *req)
+{
+	if (be->ops->release)
+		be->ops->release(be->ctx, chan, req);
+}
+
+/*
+ * Geometry every backend must have: a block size that is a power of two
+ * from 512 to 65536, at least one block, and a byte size that fits 64 bits.
+ */
+bool nvmft_backend_geometry_ok(uint32_t block_size, uint64_t num_blocks);
+
+/* Is [@slba, @slba + @nlb) inside a device of @num_blocks blocks?  Overflow safe. */
+static inline bool nvmft_backend_range_ok(uint64_t slba, uint64_t nlb, uint64_t num_blocks)
+{
+	return slba <= num_blocks && nlb <= num_blocks - slba;
+}
+
+/*
+ * Check the blocks a request names against a device of @num_blocks blocks
+ * (every range of a DEALLOCATE; empty ranges are allowed there).  Return 0,
+ * -EINVAL for a READ/WRITE/COMPARE/WRITE_ZEROES of no blocks or an
+ * unreadable range, -ERANGE when anything lies outside the device.
+ */
+int nvmft_be_check_req(const struct nvmft_req *req, uint64_t num_blocks);
+
+/*
+ * Data helpers shared by the built-in backends; they work on the const
+ * iovec arrays nvmft_req_get_iovs() hands out.  Copies stop at the end of
+ * the array and return the bytes actually moved.
+ */
+size_t nvmft_be_iov_len(const struct iovec *iov, int iovcnt);
+size_t nvmft_be_iov_copy_to(const struct iovec *iov, int iovcnt, size_t off, const void *src,
+			    size_t len);
+size_t nvmft_be_iov_copy_from(const struct iovec *iov, int iovcnt, size_t off, void *dst,
+			      size_t len);
+/* Zero everything from @off to the end of the array. */
+void nvmft_be_iov_zero(const struct iovec *iov, int iovcnt, size_t off);
+/* Do the first @len bytes equal @buf (or zeroes when @buf is NULL)? */
+bool nvmft_be_iov_equal(const struct iovec *iov, int iovcnt, const void *buf, size_t len);
+
+/*
+ * uring backend introspection for tests and diagnostics: whether an
+ * O_DIRECT descriptor is in use, and how many reads/writes a channel issued
+ * through it and through the buffered descriptor.
+ */
+bool nvmft_uring_backend_is_direct(const struct nvmft_backend *be);
+void nvmft_uring_chan_counts(void *chan, uint64_t *direct, uint64_t *buffered);
+
+#endif

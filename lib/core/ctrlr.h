@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The controller: what one host sees after Fabrics Connect.
+ *
+ * Owner: the poll group of its admin queue pair.  Everything below "group
+ * thread only" is touched by that thread alone; I/O queue pairs on other
+ * groups hold a reference and read only the immutable fields.  @lock guards
+ * the queue pair table, which Connect and disconnect on any group change.
+ */
+#ifndef NVMFT_CORE_CTRLR_H
+#define NVMFT_CORE_CTRLR_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <bsd/sys/queue.h>
+#include <nvmft/ctrlr.h>
+
+#include "core/poll_group.h"
+#include "spec/spec.h"
+
+struct nvmft_req;
+struct nvmft_qpair;
+struct nvmft_subsystem;
+
+/* Asynchronous Event Request Limit: 4 outstanding (AERL is 0's based). */
+#define NVMFT_AERL 4
+/* Changed Namespace List log holds 1024 NSIDs; more sets the overflow marker. */
+#define NVMFT_CHANGED_NS_MAX 1024
+/* Error Information log entries kept (ELPE is 0's based). */
+#define NVMFT_ERRLOG_ENTRIES 16
+/* Keep-alive timer granularity, milliseconds (Fabrics uses 1 s when KAS is 0xa). */
+#define NVMFT_KAS_MS 100
+
+/* Kinds of events an AEN reports, one bit each (masked until the log is read). */
+enum {
+	NVMFT_AEN_NS_CHANGED = 1u << 0,   /* Notice: Namespace Attribute Changed */
+	NVMFT_AEN_DISC_CHANGED = 1u << 1, /* Notice: Discovery Log Page Change */
+	NVMFT_AEN_ERROR = 1u << 2,        /* Error: persistent internal error */
+};
+
+/* Current values of the features a host may get and set. */
+struct nvmft_ctrlr_features {
+	uint32_t arbitration;
+	uint32_t power_mgmt;
+	uint16_t temp_over[9];   /* by TMPSEL: 0 composite, 1..8 sensors */
+	uint16_t temp_under[9];
+	uint32_t error_recovery;
+	bool volatile_wc;
+	uint32_t num_queues;     /* NSQR in 15:0, NCQR in 31:16, 0's based */
+	bool num_queues_set;     /* Set Features Number of Queues succeeded once */
+	uint32_t irq_coalescing;
+	uint32_t write_atomicity;
+	uint32_t async_event_config;
+	uint32_t host_behavior;
+};
+
+struct nvmft_errlog_entry {
+	uint64_t error_count;
+	uint16_t sqid;
+	uint16_t cid;
+	uint16_t status;
+	uint16_t param_loc;
+	uint32_t nsid;
+	uint64_t lba;
+};
+
+enum nvmft_ctrlr_state {
+	NVMFT_CTRLR_ACTIVE,
+	NVMFT_CTRLR_RESETTING,  /* CC.EN 1->0 or shutdown: I/O queues going away */
+	NVMFT_CTRLR_FAILED,     /* keep-alive expired or fatal error */
+	NVMFT_CTRLR_DELETING,   /* admin queue gone */
+};
+
+struct nvmft_ctrlr {
+	/* Immutable after creation. */
+	struct nvmft_subsystem *ss;
+	struct nvmft_poll_group *pg;
+	struct nvmft_transport *tr;
+	struct nvmft_listener *listener;
+	uint16_t cntlid;
+	char hostnqn[NVMFT_NQN_MAX_LEN + 1];
+	uint8_t hostid[16];
+	uint32_t max_qpairs;     /* admin included */
+	uint32_t max_io_depth;   /* entries */
+	uint32_t _Atomic refs;
+
+	pthread_mutex_t lock;
+	struct nvmft_qpair **qpairs; /* by qid */
+	uint32_t num_qpairs;
+
+	/* Group thread only. */
+	enum nvmft_ctrlr_state state;
+	uint64_t cap;
+	uint32_t vs;
+	uint32_t cc;
+	uint32_t csts;
+	uint32_t kato_ms;
+	uint64_t ka_deadline_ms;
+	struct nvmft_timer ka_timer;
+	struct nvmft_ctrlr_features feat;
+	uint8_t host_id_ext[16]; /* Host Identifier feature, when set */
+
+	struct nvmft_req *aer[NVMFT_AERL];
+	uint32_t nr_aer;
+	uint32_t aen_pending;   /* NVMFT_AEN_* waiting for an AER */
+	uint32_t aen_masked;    /* reported, masked until the host reads the log */
+	uint32_t changed_ns[NVMFT_CHANGED_NS_MAX];
+	uint32_t nr_changed_ns;  /* > NVMFT_CHANGED_NS_MAX means overflow */
+
+	struct nvmft_errlog_entry errlog[NVMFT_ERRLOG_ENTRIES];
+	uint64_t error_count;
+	uint32_t errlog_head;
+
+	bool shutting_down;         /* CC.SHN written; SHST completes at quiesce */
+	struct nvmft_msg msg;       /* "I/O queues gone" from another group */
+
+	/* Under @lock: a reset or deletion is dropping the I/O queues. */
+	bool resetting;
+	bool deleting;
+	uint32_t _Atomic io_qpairs_closing;
+
+	TAILQ_ENTRY(nvmft_ctrlr) ss_link; /* subsystem's list, under ss->lock */
+	TAILQ_ENTRY(nvmft_ctrlr) pg_link; /* owning group's list */
+};
+
+/*
+ * Create a controller for @admin (Connect on queue 0, on the group thread).
+ * Return 0 or an NVMe status (Connect Controller Busy when no ID is left).
+ */
+uint16_t nvmft_ctrlr_create(struct nvmft_subsystem *ss, struct nvmft_qpair *admin,
+			    const struct nvmf_connect_data *data, uint32_t kato_ms,
+			    struct nvmft_ctrlr **ret);
+/* Attach an I/O queue to @ctrlr (any group).  Return 0 or an NVMe status. */
+uint16_t nvmft_ctrlr_add_io_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_qpair *qp);
+/* Detach @qp (its group thread) and drop its reference. */
+void nvmft_ctrlr_remove_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_qpair *qp);
+void nvmft_ctrlr_ref(struct nvmft_ctrlr *ctrlr);
+void nvmft_ctrlr_unref(struct nvmft_ctrlr *ctrlr);
+/* Tear the controller down: every queue pair disconnects. Owner thread. */
+void nvmft_ctrlr_fail(struct nvmft_ctrlr *ctrlr, const char *why);
+/* The admin queue is disconnecting: leave the subsystem, drop the I/O queues. Owner thread. */
+void nvmft_ctrlr_begin_delete(struct nvmft_ctrlr *ctrlr);
+
+/* Property access (Fabrics Property Get/Set, vfio-user BAR0).  Owner thread. */
+uint16_t nvmft_ctrlr_prop_get(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t *val);
+uint16_t nvmft_ctrlr_prop_set(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t val);
+static inline bool nvmft_ctrlr_ready(const struct nvmft_ctrlr *ctrlr)
+{
+	return (ctrlr->csts & NVMFT_CSTS_RDY) && ctrlr->state == NVMFT_CTRLR_ACTIVE;
+}
+/* A Keep Alive (or, with TBKAS, any command) arrived. Owner thread. */
+void nvmft_ctrlr_keep_alive(struct nvmft_ctrlr *ctrlr);
+
+/* Asynchronous events.  Owner thread. */
+/* Park an AER; false when NVMFT_AERL are parked already. */
+bool nvmft_ctrlr_aer_park(struct nvmft_ctrlr *ctrlr, struct nvmft_req *req);
+void nvmft_ctrlr_notify(struct nvmft_ctrlr *ctrlr, uint32_t aen_kind);
+void nvmft_ctrlr_ns_changed(struct nvmft_ctrlr *ctrlr, uint32_t nsid);
+/* The host read the log page behind @aen_kind (RAE clear): unmask it. */
+void nvmft_ctrlr_aen_unmask(struct nvmft_ctrlr *ctrlr, uint32_t aen_kind);
+/* Complete parked AERs with Command Aborted (admin queue going away). */
+void nvmft_ctrlr_abort_aers(struct nvmft_ctrlr *ctrlr);
+/* Record a failed command in the Error Information log. */
+void nvmft_ctrlr_log_error(struct nvmft_ctrlr *ctrlr, const struct nvmft_req *req, uint16_t status);
+
+/* Fill Identify Controller for this controller (used by admin Identify). */
+void nvmft_ctrlr_identify(struct nvmft_ctrlr *ctrlr, struct nvme_id_ctrl *cdata);
+static inline bool nvmft_ctrlr_is_discovery(const struct nvmft_ctrlr *ctrlr);
+
+#include "core/subsystem.h"
+
+static inline bool nvmft_ctrlr_is_discovery(const struct nvmft_ctrlr *ctrlr)
+{
+	return ctrlr->ss->type == NVMFT_SUBTYPE_DISCOVERY;
+}
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The core part of a queue pair.  Transports embed it in their own queue
+ * pair object and recover theirs with container_of.  Owned by the thread
+ * of the poll group it is assigned to; before assignment, by the management
+ * thread that accepted it.
+ */
+#ifndef NVMFT_CORE_QPAIR_H
+#define NVMFT_CORE_QPAIR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <bsd/sys/queue.h>
+#include <nvmft/ctrlr.h>
+
+#include "util/msgq.h"
+
+struct nvmft_ctrlr;
+struct nvmft_listener;
+struct nvmft_poll_group;
+struct nvmft_pg_subsys;
+struct nvmft_pg_transport;
+struct nvmft_transport;
+
+enum nvmft_qpair_state {
+	NVMFT_QPAIR_UNCONNECTED,  /* transport handshake / waiting for Connect */
+	NVMFT_QPAIR_CONNECTING,   /* Connect being processed */
+	NVMFT_QPAIR_ACTIVE,
+	NVMFT_QPAIR_DISCONNECTING, /* traffic stopped, requests draining */
+	NVMFT_QPAIR_REAPED,        /* queued for freeing */
+};
+
+struct nvmft_qpair {
+	struct nvmft_transport *tr;
+	struct nvmft_listener *listener;
+	struct nvmft_poll_group *pg;
+	struct nvmft_pg_transport *pgt;
+	struct nvmft_ctrlr *ctrlr;       /* set by Connect */
+	struct nvmft_pg_subsys *pgss;    /* the controller's subsystem on this group */
+	enum nvmft_qpair_state state;
+	uint16_t qid;
+	uint16_t sqsize;                 /* 0's based, from Connect */
+	uint16_t sqhd;
+	bool sq_flow_disabled;
+	uint32_t outstanding;            /* requests between init and release */
+	struct nvmft_qpair_stats stats;
+	struct nvmft_msg msg;            /* assignment, then deferred disconnect */
+	bool _Atomic disconnect_posted;  /* @msg is queued for a disconnect */
+	uint64_t accepted_ms;            /* Connect must arrive within a deadline */
+	TAILQ_ENTRY(nvmft_qpair) link;   /* the group's qpairs or reap_q */
+	/* io.c: a fused first command whose second has not been parsed yet. */
+	struct nvmft_req *io_fused_first;
+};
+
+/* Transports call this when they create a queue pair object. */
+void nvmft_qpair_init(struct nvmft_qpair *qp, struct nvmft_transport *tr,
+		      struct nvmft_listener *l);
+/*
+ * Begin tearing @qp down (idempotent): stop its traffic, fail held
+ * requests, and free it once every request is released.  If it is the
+ * controller's admin queue, the controller goes with it.  Group thread.
+ */
+void nvmft_qpair_disconnect(struct nvmft_qpair *qp);
+/* Ask @qp's own group to disconnect it. Any thread. */
+void nvmft_qpair_disconnect_remote(struct nvmft_qpair *qp);
+/* Called by the poll loop for a reaped qpair. */
+void nvmft_qpair_free(struct nvmft_qpair *qp);
+static inline bool nvmft_qpair_is_admin(const struct nvmft_qpair *qp)
+{
+	return qp->qid == 0;
+}
+static inline bool nvmft_qpair_is_alive(const struct nvmft_qpair *qp)
+{
+	return qp->state < NVMFT_QPAIR_DISCONNECTING;
+}
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The transports built into this library. */
+#include <stddef.h>
+
+#include "core/transport.h"
+
+extern const struct nvmft_transport_ops nvmft_tcp_ops;
+#ifdef NVMFT_HAVE_RDMA
+extern const struct nvmft_transport_ops nvmft_rdma_ops;
+#endif
+
+static const struct nvmft_transport_ops *const registry[] = {
+	NULL, /* keeps the array non-empty in any configuration */
+#ifndef NVMFT_DEV_NO_TCP
+	&nvmft_tcp_ops,
+#endif
+#ifdef NVMFT_HAVE_RDMA
+	&nvmft_rdma_ops,
+#endif
+};
+
+const struct nvmft_transport_ops *nvmft_transport_ops_find(enum nvmft_trtype type)
+{
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
+		if (registry[i] != NULL && registry[i]->type == type)
+			return registry[i];
+	return NULL;
+}
