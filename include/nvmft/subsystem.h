@@ -121,7 +121,8 @@ NVMFT_API int nvmft_subsystem_add_host(struct nvmft_subsystem *ss, const char *h
  * nvmft_subsystem_remove_host() - disallow a host NQN and disconnect it
  * @ss: the subsystem
  * @hostnqn: the host
- * @cb: called when that host's controllers are gone; may be NULL
+ * @cb: called once every poll group has disconnected that host's controllers
+ *      (their I/O still in a backend is released later); may be NULL
  * @cb_arg: passed to @cb
  *
  * Return: 0, or -ENOENT when the host was not in the list (then @cb is not
@@ -149,8 +150,8 @@ NVMFT_API int nvmft_subsystem_add_listener(struct nvmft_subsystem *ss, struct nv
  * nvmft_subsystem_remove_listener() - stop serving the subsystem through a listener
  * @ss: the subsystem
  * @l: the listener
- * @cb: called when the subsystem's queue pairs that came in through @l are
- *      gone; may be NULL
+ * @cb: called once every poll group has disconnected the subsystem's queue
+ *      pairs that came in through @l; may be NULL
  * @cb_arg: passed to @cb
  *
  * Return: 0, or -ENOENT (then @cb is not called). Management thread.

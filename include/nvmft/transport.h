@@ -164,7 +164,8 @@ NVMFT_API int nvmft_listener_new(struct nvmft_transport *tr, const struct nvmft_
 /**
  * nvmft_listener_destroy() - stop listening and drop connections made through it
  * @l: the listener, or NULL
- * @cb: called when every queue pair that came in through @l is gone; may be NULL
+ * @cb: called once every poll group has disconnected the queue pairs that came
+ *      in through @l; may be NULL
  * @cb_arg: passed to @cb
  *
  * The listener is removed from every subsystem at once and the discovery

@@ -54,7 +54,8 @@ void nvmft_admin_set_features(struct nvmft_req *req);
 
 /*
  * Build the discovery log page as @hostnqn sees it and copy bytes
- * [@offset, @offset + @len) of it to @dst.  Returns 0 or -ENOMEM.
+ * [@offset, @offset + @len) of it to @dst (zeroes past its end).
+ * Returns 0, -EINVAL (NULL @tgt/@hostnqn, or NULL @dst with @len) or -ENOMEM.
  * Any thread; takes the target and subsystem locks.
  */
 int nvmft_discovery_log_read(struct nvmft_target *tgt, const char *hostnqn, uint64_t offset,
@@ -69,9 +70,7 @@ static inline uint32_t nvmft_cmd_log_page_len(uint32_t cdw10, uint32_t cdw11)
 	return ((numdu << 16 | numdl) + 1) * 4;
 }
 
-/*
- * Additions for the admin files (admin_features.c, discovery.c).
- */
+/* ---- Shared by the admin files (admin_identify.c, admin_features.c, discovery.c) ---- */
 struct nvmft_ctrlr;
 struct nvmf_disc_log_entry;
 

@@ -15,6 +15,7 @@
 
 #include <bsd/string.h>
 
+#include "core/cmd.h"
 #include "core/ctrlr.h"
 #include "core/qpair.h"
 #include "core/req.h"
@@ -61,8 +62,11 @@ static void ctrlr_ka_expired(struct nvmft_timer *t)
 
 void nvmft_ctrlr_keep_alive(struct nvmft_ctrlr *ctrlr)
 {
-	if (ctrlr->kato_ms == 0)
+	if (ctrlr->kato_ms == 0) {
+		/* Keep-alive turned off (Set Features): no deadline may stay behind. */
+		nvmft_pg_timer_cancel(ctrlr->pg, &ctrlr->ka_timer);
 		return;
+	}
 	ctrlr->ka_deadline_ms = nvmft_now_ms() + ctrlr->kato_ms;
 	if (ctrlr->ka_timer.deadline_ms == 0)
 		nvmft_pg_timer_arm(ctrlr->pg, &ctrlr->ka_timer, ctrlr->ka_deadline_ms);
@@ -105,12 +109,7 @@ uint16_t nvmft_ctrlr_create(struct nvmft_subsystem *ss, struct nvmft_qpair *admi
 	ctrlr->vs = CTRLR_VS;
 	ctrlr->kato_ms = kato_ms;
 	ctrlr->ka_timer.fn = ctrlr_ka_expired;
-	/* Both queue counts 0's based: everything but the admin queue. */
-	ctrlr->feat.num_queues = (ctrlr->max_qpairs > 1 ? ctrlr->max_qpairs - 2 : 0) * 0x10001u;
-	ctrlr->feat.volatile_wc = false;
-	ctrlr->feat.async_event_config = 0;
-	for (int i = 0; i < 9; i++)
-		ctrlr->feat.temp_over[i] = 0xffff;
+	nvmft_admin_features_init(ctrlr);
 
 	rc = nvmft_subsystem_add_ctrlr(ss, ctrlr);
 	if (rc < 0) {
@@ -159,8 +158,7 @@ static void ctrlr_quiesced(struct nvmft_ctrlr *ctrlr)
 		/* A reset ends with the controller disabled and its features at defaults. */
 		ctrlr->cc = 0;
 		ctrlr->csts = 0;
-		ctrlr->feat.num_queues_set = false;
-		ctrlr->feat.num_queues = (ctrlr->max_qpairs > 1 ? ctrlr->max_qpairs - 2 : 0) * 0x10001u;
+		nvmft_admin_features_init(ctrlr);
 	}
 	ctrlr->shutting_down = false;
 	ctrlr->state = NVMFT_CTRLR_ACTIVE;
@@ -380,7 +378,9 @@ bool nvmft_ctrlr_aer_park(struct nvmft_ctrlr *ctrlr, struct nvmft_req *req)
 
 void nvmft_ctrlr_notify(struct nvmft_ctrlr *ctrlr, uint32_t aen_kind)
 {
-	if (ctrlr->state == NVMFT_CTRLR_DELETING || !ctrlr_aen_enabled(ctrlr, aen_kind))
+	/* A masked type is already reported: the host finds this change in the same log. */
+	if (ctrlr->state == NVMFT_CTRLR_DELETING || !ctrlr_aen_enabled(ctrlr, aen_kind) ||
+	    (ctrlr->aen_masked & aen_kind))
 		return;
 	ctrlr->aen_pending |= aen_kind;
 	ctrlr_deliver_aens(ctrlr);

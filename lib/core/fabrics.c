@@ -159,7 +159,7 @@ static void fabrics_connect(struct nvmft_req *req)
 	if (status == 0) {
 		qp->qid = qid;
 		qp->sqsize = sqsize;
-		qp->sqhd = 0;
+		qp->sqhd = 1; /* Connect itself was entry 0 of the queue */
 		qp->sq_flow_disabled = cmd->cattr & NVMFT_CONNECT_CATTR_DISABLE_SQFLOW;
 		qp->pgss = nvmft_pg_subsys(qp->pg, ss->id);
 		qp->pgss->num_qpairs++;

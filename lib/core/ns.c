@@ -14,6 +14,7 @@
 
 #include "backends/backend.h"
 #include "core/bcast.h"
+#include "core/cmd.h"
 #include "core/ns.h"
 #include "core/poll_group.h"
 #include "core/subsystem.h"
@@ -38,6 +39,7 @@ static void ns_final(struct nvmft_ns *ns)
 {
 	if (ns->be->ns == ns)
 		ns->be->ns = NULL;
+	nvmft_io_ns_fini(ns);
 	free(ns);
 }
 
@@ -106,12 +108,14 @@ static void ns_rollback_done(struct nvmft_bcast *bc, int status)
 	struct nvmft_ns *ns = nvmft_bcast_ctx(bc);
 	nvmft_done_fn cb = ns->add_cb;
 	void *arg = ns->add_arg;
+	int rc = ns->remove_status;
 
 	(void)status;
-	/* The handle the caller holds dies here; its callback says so. */
-	nvmft_ns_unref(ns);
+	/* The handle the caller holds dies here; its callback says so (and may free the backend). */
+	if (atomic_fetch_sub(&ns->refs, 1) == 1)
+		ns_final(ns);
 	if (cb != NULL)
-		cb(arg, ns->remove_status);
+		cb(arg, rc);
 }
 
 static const struct nvmft_bcast_ops ns_rollback_ops = {
@@ -271,7 +275,12 @@ static void ns_removed_notified(void *arg, int status)
 	int rc = ns->remove_status;
 
 	(void)status;
-	nvmft_ns_unref(ns);
+	/*
+	 * On the management thread already: when every group has let go, drop
+	 * the claim now, so @cb may free or reuse the backend.
+	 */
+	if (atomic_fetch_sub(&ns->refs, 1) == 1)
+		ns_final(ns);
 	if (cb != NULL)
 		cb(cb_arg, rc);
 }

@@ -82,7 +82,7 @@ static void pg_timerfd_update(struct nvmft_poll_group *pg)
 		return;
 	pg->timerfd_armed_ms = next;
 	if (next != 0) {
-		/* Absolute CLOCK_MONOTONIC; our coarse clock lags it by at most a tick. */
+		/* Absolute CLOCK_MONOTONIC, the clock of nvmft_now_ms(). */
 		its.it_value.tv_sec = (time_t)(next / 1000);
 		its.it_value.tv_nsec = (long)(next % 1000) * 1000000L;
 		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
@@ -117,9 +117,9 @@ static int pg_run_timers(struct nvmft_poll_group *pg)
 	now = nvmft_now_ms();
 	if (pg->timerfd_armed_ms == 0 || now < pg->timerfd_armed_ms)
 		return 0;
-	if (read(pg->timerfd, &cnt, sizeof(cnt)) < 0) {
-		/* Not expired in the kernel's finer clock yet; still run what is due. */
-	}
+	/* Clears the timerfd's readiness; EAGAIN only means it was read already. */
+	if (read(pg->timerfd, &cnt, sizeof(cnt)) < 0)
+		cnt = 0;
 	TAILQ_FOREACH_SAFE(t, &pg->timers, link, tmp) {
 		if (t->deadline_ms > now)
 			continue;
@@ -579,6 +579,9 @@ NVMFT_EXPORT int nvmft_poll_group_get_timeout_ms(struct nvmft_poll_group *pg)
 
 	if (!TAILQ_EMPTY(&pg->resume_q) || !TAILQ_EMPTY(&pg->reap_q) || nvmft_msgq_pending(&pg->mq) ||
 	    pg->state == NVMFT_PG_STOPPED)
+		return 0;
+	/* Stopping with no queue pair left: the next poll delivers the stop callback. */
+	if (pg->state == NVMFT_PG_STOPPING && TAILQ_EMPTY(&pg->qpairs))
 		return 0;
 	TAILQ_FOREACH(pgns, &pg->polled_chans, poll_link)
 		if (pgns->chan_fd < 0)

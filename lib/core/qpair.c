@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/bcast.h"
+#include "core/cmd.h"
 #include "core/ctrlr.h"
 #include "core/poll_group.h"
 #include "core/qpair.h"
@@ -50,6 +51,8 @@ void nvmft_qpair_disconnect(struct nvmft_qpair *qp)
 	if (qp->state >= NVMFT_QPAIR_DISCONNECTING)
 		return;
 	qp->state = NVMFT_QPAIR_DISCONNECTING;
+	/* A held fused first half is answered before the wire goes. */
+	nvmft_io_qpair_disconnect(qp);
 	/* The transport stops the wire first, so the answers below go nowhere. */
 	qp->tr->ops->qpair_disconnect(qp);
 	qpair_abort_queued(qp);
@@ -83,11 +86,6 @@ void nvmft_qpair_free(struct nvmft_qpair *qp)
 	struct nvmft_transport *tr = qp->tr;
 	struct nvmft_listener *l = qp->listener;
 
-	/* A disconnect message may still be queued: it must not run on freed memory. */
-	if (atomic_load(&qp->disconnect_posted)) {
-		TAILQ_INSERT_TAIL(&pg->reap_q, qp, link);
-		return;
-	}
 	if (ctrlr != NULL) {
 		if (nvmft_qpair_is_admin(qp))
 			nvmft_stat_add(pg->stats.current_admin_qpairs, -1);
@@ -95,6 +93,15 @@ void nvmft_qpair_free(struct nvmft_qpair *qp)
 			nvmft_stat_add(pg->stats.current_io_qpairs, -1);
 		qp->ctrlr = NULL;
 		nvmft_ctrlr_remove_qpair(ctrlr, qp);
+	}
+	/*
+	 * Out of the controller's table nobody can post a disconnect any more;
+	 * one posted before (even while we waited for the table's lock) must
+	 * run before the memory goes.
+	 */
+	if (atomic_load(&qp->disconnect_posted)) {
+		TAILQ_INSERT_TAIL(&pg->reap_q, qp, link);
+		return;
 	}
 	if (pgss != NULL && --pgss->num_qpairs == 0 && pgss->delete_wait != NULL) {
 		struct nvmft_bcast *bc = pgss->delete_wait;

@@ -72,8 +72,9 @@ static uint16_t req_route(struct nvmft_req *req)
 		return nvmft_fabrics_parse(req);
 	if (qp->state != NVMFT_QPAIR_ACTIVE || ctrlr == NULL)
 		return NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR);
+	/* No admin or NVM opcode moves data both ways: such an opcode does not exist. */
 	if (req->xfer == NVMFT_XFER_BIDI)
-		return NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD);
+		return NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
 	/* PSDT other than SGL is meaningless on fabrics; transports that use PRPs clear it. */
 	if (nvmft_qpair_is_admin(qp)) {
 		if (nvmft_ctrlr_is_discovery(ctrlr))
@@ -211,10 +212,13 @@ void nvmft_req_finish(struct nvmft_req *req, uint16_t status)
 		if (qp->ctrlr != NULL && req->cmd.opcode != NVMFT_OPC_FABRICS)
 			nvmft_ctrlr_log_error(qp->ctrlr, req, status);
 	}
-	if (req->xfer == NVMFT_XFER_C2H && status == 0)
+	if (req->xfer == NVMFT_XFER_C2H && status == 0) {
 		nvmft_stat_add(qp->stats.bytes_read, req->length);
-	else if (req->xfer == NVMFT_XFER_H2C && status == 0)
+		nvmft_stat_add(qp->pg->stats.bytes_read, req->length);
+	} else if (req->xfer == NVMFT_XFER_H2C && status == 0) {
 		nvmft_stat_add(qp->stats.bytes_written, req->length);
+		nvmft_stat_add(qp->pg->stats.bytes_written, req->length);
+	}
 	req->state = NVMFT_REQ_COMPLETE;
 	qp->tr->ops->req_complete(req);
 }
@@ -224,6 +228,8 @@ void nvmft_req_release(struct nvmft_req *req)
 	struct nvmft_qpair *qp = req->qpair;
 	struct nvmft_poll_group *pg = qp->pg;
 
+	if (nvmft_unlikely(req->flags & (NVMFT_REQ_F_FUSED_FIRST | NVMFT_REQ_F_FUSED_SECOND)))
+		nvmft_io_req_release(req);
 	if (req->flags & NVMFT_REQ_F_BE_IOV)
 		nvmft_backend_release(req->pgns->ns->be, req->pgns->chan, req);
 	if (req->flags & NVMFT_REQ_F_POOL_BUF) {

@@ -842,6 +842,8 @@ static void ss_resume_run(struct nvmft_bcast *bc, struct nvmft_poll_group *pg)
 	struct nvmft_req *req;
 
 	if (pgss != NULL && pgss->ss == op->ss) {
+		struct nvmft_bcast *pause = pgss->drain;
+
 		pgss->state = NVMFT_PG_SS_ACTIVE;
 		pgss->drain = NULL;
 		/* Held commands run from the poll loop, in arrival order. */
@@ -849,6 +851,9 @@ static void ss_resume_run(struct nvmft_bcast *bc, struct nvmft_poll_group *pg)
 			TAILQ_REMOVE(&pgss->queued, req, link);
 			nvmft_pg_resume_req(pg, req);
 		}
+		/* A pause still draining here was overtaken: it will not drain any more. */
+		if (pause != NULL)
+			nvmft_bcast_ack(pause, pg, -ECANCELED);
 	}
 	nvmft_bcast_ack(bc, pg, 0);
 }

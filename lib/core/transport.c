@@ -117,10 +117,11 @@ int nvmft_transport_new_ops(struct nvmft_target *tgt, const struct nvmft_transpo
 		free(tr);
 		return rc;
 	}
+	/* Groups read both under the lock (discovery log, new groups). */
 	pthread_mutex_lock(&tgt->lock);
 	tgt->transports[idx] = tr;
-	pthread_mutex_unlock(&tgt->lock);
 	TAILQ_INSERT_TAIL(&tgt->tr_list, tr, link);
+	pthread_mutex_unlock(&tgt->lock);
 	/*
 	 * Running groups create their state on their own thread.  A connection
 	 * can only reach a group after a listener exists, and the message that
@@ -144,8 +145,8 @@ void nvmft_transport_free(struct nvmft_transport *tr)
 		nvmft_listener_destroy(l, NULL, NULL);
 	/* Queue pairs are gone with the poll groups: the listener frees are queued messages. */
 	nvmft_msgq_drain(&tgt->mq, 0);
-	TAILQ_REMOVE(&tgt->tr_list, tr, link);
 	pthread_mutex_lock(&tgt->lock);
+	TAILQ_REMOVE(&tgt->tr_list, tr, link);
 	tgt->transports[tr->index] = NULL;
 	pthread_mutex_unlock(&tgt->lock);
 	tr->ops->destroy(tr);
@@ -261,7 +262,9 @@ NVMFT_EXPORT int nvmft_listener_new(struct nvmft_transport *tr, const struct nvm
 	}
 	/* PORTID identifies a port in discovery entries; never reuse one while running. */
 	l->portid = tgt->next_portid++;
+	pthread_mutex_lock(&tgt->lock); /* the discovery log walks listeners from groups */
 	TAILQ_INSERT_TAIL(&tr->listeners, l, link);
+	pthread_mutex_unlock(&tgt->lock);
 	nvmft_target_discovery_changed(tgt);
 	*ret = l;
 	return 0;
@@ -316,7 +319,9 @@ NVMFT_EXPORT void nvmft_listener_destroy(struct nvmft_listener *l, nvmft_done_fn
 	if (l->fd >= 0)
 		nvmft_target_unwatch_fd(tgt, l->fd);
 	tr->ops->stop_listen(tr, l);
+	pthread_mutex_lock(&tgt->lock);
 	TAILQ_REMOVE(&tr->listeners, l, link);
+	pthread_mutex_unlock(&tgt->lock);
 	nvmft_target_discovery_changed(tgt);
 	op = calloc(1, sizeof(*op));
 	if (op != NULL) {

@@ -10,8 +10,12 @@ static inline uint64_t nvmft_now_ms(void)
 {
 	struct timespec ts;
 
-	/* Coarse is a vDSO read without a TSC fence; deadlines need no better. */
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	/*
+	 * The same clock the timerfd uses: a coarser one would lag the kernel's
+	 * expiry and leave the group spinning on a readable timerfd until it
+	 * caught up.  Still a vDSO read.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 

@@ -750,3 +750,98 @@ struct lt_cpl lt_rw(struct lt_qpair *q, bool write, uint32_t nsid, uint64_t slba
 	c.cdw12 = htole32(nlb - 1);
 	return lt_cmd(q, &c, buf, len);
 }
+
+/* ---- Additions for the object-model tests --------------------------------------------- */
+
+int lt_env_init_tgt(struct lt_env *env, const struct lt_env_opts *opts,
+		    const struct nvmft_target_opts *to)
+{
+	struct nvmft_listen_opts lo = { .size = sizeof(lo), .adrfam = NVMFT_ADRFAM_INTRA_HOST,
+					.traddr = "loop", .trsvcid = "1" };
+	int nr = opts && opts->nr_pgs ? opts->nr_pgs : 1;
+	int rc;
+
+	memset(env, 0, sizeof(*env));
+	if (nr > LT_MAX_PGS)
+		return -EINVAL;
+	rc = nvmft_target_new(to, &env->tgt);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < nr; i++) {
+		rc = nvmft_poll_group_new(env->tgt, NULL, &env->pg[i]);
+		if (rc < 0)
+			return rc;
+		env->nr_pgs++;
+	}
+	rc = nvmft_transport_new_ops(env->tgt, &lt_ops, opts ? opts->tr_opts : NULL, &env->tr);
+	if (rc < 0)
+		return rc;
+	rc = nvmft_listener_new(env->tr, &lo, &env->listener);
+	if (rc < 0)
+		return rc;
+	lt_env_settle(env);
+	return 0;
+}
+
+struct lt_qpair *lt_qpair_new_on(struct lt_env *env, int pg_idx, struct nvmft_listener *l,
+				 bool settle)
+{
+	struct lt_graveyard *g = env->tr->priv;
+	struct lt_qpair *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 16;
+		struct lt_qpair **a = realloc(g->q, cap * sizeof(*a));
+
+		if (a == NULL) {
+			free(q);
+			return NULL;
+		}
+		g->q = a;
+		g->cap = cap;
+	}
+	g->q[g->n++] = q;
+	nvmft_qpair_init(&q->qp, env->tr, l != NULL ? l : env->listener);
+	q->env = env;
+	TAILQ_INIT(&q->pending);
+	for (int i = 0; i < LT_SLOTS; i++)
+		q->slots[i].req.qpair = &q->qp;
+	if (pg_idx >= 0)
+		env->next_pg = pg_idx;
+	nvmft_target_accepted(env->tgt, &q->qp);
+	if (pg_idx < 0)
+		env->next_pg++;
+	if (settle)
+		lt_env_settle(env);
+	return q;
+}
+
+bool lt_qpair_is_freed(const struct lt_qpair *q)
+{
+	return q->freed;
+}
+
+struct lt_cpl lt_connect_raw_cattr(struct lt_qpair *q, uint16_t qid, uint16_t sqsize, uint32_t kato_ms,
+				   uint16_t cntlid, const char *subnqn, const char *hostnqn,
+				   uint8_t cattr)
+{
+	struct nvmft_connect_cmd c = { 0 };
+	struct nvmf_connect_data d;
+
+	memset(&d, 0, sizeof(d));
+	c.opcode = NVMFT_OPC_FABRICS;
+	c.fctype = NVMFT_FCTYPE_CONNECT;
+	c.qid = htole16(qid);
+	c.sqsize = htole16(sqsize);
+	c.cattr = cattr;
+	c.kato = htole32(kato_ms);
+	memcpy(d.hostid, LT_HOSTID, 16);
+	d.cntlid = htole16(cntlid);
+	if (subnqn)
+		strlcpy(d.subsysnqn, subnqn, sizeof(d.subsysnqn));
+	if (hostnqn)
+		strlcpy(d.hostnqn, hostnqn, sizeof(d.hostnqn));
+	return lt_cmd(q, (const struct nvmft_cmd *)&c, &d, sizeof(d));
+}

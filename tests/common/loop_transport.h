@@ -131,4 +131,26 @@ struct nvmft_qpair *lt_qpair_core(struct lt_qpair *q);
 
 #define LT_STATUS(sct, sc) NVMFT_STATUS(sct, sc)
 
+/* ---- Additions for the object-model tests (test_target, test_qpair, ...) ---- */
+
+/*
+ * lt_env_init() with the caller's target options used as they are: a NULL
+ * @to->assign_fn leaves the target's own round robin in charge (pg_idx of
+ * lt_qpair_new() is then ignored).
+ */
+int lt_env_init_tgt(struct lt_env *env, const struct lt_env_opts *opts,
+		    const struct nvmft_target_opts *to);
+/*
+ * lt_qpair_new() through listener @l (NULL: env->listener).  With @settle
+ * false the assignment message is left queued on the poll group.
+ */
+struct lt_qpair *lt_qpair_new_on(struct lt_env *env, int pg_idx, struct nvmft_listener *l,
+				 bool settle);
+/* The core has freed the queue pair (the transport's qpair_free ran). */
+bool lt_qpair_is_freed(const struct lt_qpair *q);
+/* lt_connect_raw() with a Connect CATTR byte (e.g. NVMFT_CONNECT_CATTR_DISABLE_SQFLOW). */
+struct lt_cpl lt_connect_raw_cattr(struct lt_qpair *q, uint16_t qid, uint16_t sqsize, uint32_t kato_ms,
+				   uint16_t cntlid, const char *subnqn, const char *hostnqn,
+				   uint8_t cattr);
+
 #endif

@@ -280,3 +280,8 @@ uint32_t tb_last_flags(const struct tb *tb, enum nvmft_io_type type)
 {
 	return (unsigned int)type < TB_TYPES ? tb->last_flags[type] : 0;
 }
+
+uint64_t tb_held_lba(const struct tb *tb, unsigned int idx)
+{
+	return idx < tb->nr_held ? nvmft_req_get_offset_blocks(tb->held[idx]) : UINT64_MAX;
+}

@@ -40,4 +40,7 @@ uint8_t *tb_data(struct tb *tb);
 /* Flags of the last command of @type. */
 uint32_t tb_last_flags(const struct tb *tb, enum nvmft_io_type type);
 
+/* Offset (blocks) of the @idx-th held command, in submission order; UINT64_MAX past the end. */
+uint64_t tb_held_lba(const struct tb *tb, unsigned int idx);
+
 #endif

@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Command-line flags of nvmft-tgt.  The rule for building subsystems from
+ * flags: -n NQN selects a subsystem (creating it unless the config has it);
+ * --ns and --allow-host attach to the selected one, or to the default
+ * subsystem when no -n came before; a --listen before the first -n is
+ * shared by every subsystem, one after it belongs to the selected one.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+enum {
+	OPT_NS = 256,
+	OPT_ALLOW_HOST,
+	OPT_BUSY_POLL,
+	OPT_EVENT,
+	OPT_HDGST,
+	OPT_NO_HDGST,
+	OPT_DDGST,
+	OPT_NO_DDGST,
+	OPT_ICD_SIZE,
+	OPT_MAX_IO_SIZE,
+	OPT_MAX_QUEUE_DEPTH,
+	OPT_MAX_IO_QPAIRS,
+	OPT_LOG_LEVEL,
+	OPT_VERSION,
+};
+
+static const struct option cli_longopts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "nqn", required_argument, NULL, 'n' },
+	{ "ns", required_argument, NULL, OPT_NS },
+	{ "allow-host", required_argument, NULL, OPT_ALLOW_HOST },
+	{ "threads", required_argument, NULL, 'm' },
+	{ "busy-poll", no_argument, NULL, OPT_BUSY_POLL },
+	{ "event", no_argument, NULL, OPT_EVENT },
+	{ "config", required_argument, NULL, 'c' },
+	{ "hdgst", no_argument, NULL, OPT_HDGST },
+	{ "no-hdgst", no_argument, NULL, OPT_NO_HDGST },
+	{ "ddgst", no_argument, NULL, OPT_DDGST },
+	{ "no-ddgst", no_argument, NULL, OPT_NO_DDGST },
+	{ "in-capsule-data-size", required_argument, NULL, OPT_ICD_SIZE },
+	{ "max-io-size", required_argument, NULL, OPT_MAX_IO_SIZE },
+	{ "max-queue-depth", required_argument, NULL, OPT_MAX_QUEUE_DEPTH },
+	{ "max-io-qpairs", required_argument, NULL, OPT_MAX_IO_QPAIRS },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+void cli_usage(FILE *out)
+{
+	fputs("Usage: nvmft-tgt [OPTIONS]\n"
+	      "An NVMe-over-Fabrics target built on libnvmft.\n"
+	      "\n"
+	      "Objects (in order; see doc/nvmft-tgt.md for how they combine):\n"
+	      "  -c, --config FILE          SPDK-format JSON configuration, applied first\n"
+	      "  -n, --nqn NQN              select (or create) a subsystem for the flags after it\n"
+	      "  -l, --listen TRTYPE:ADDR:PORT\n"
+	      "                             listen address, e.g. tcp:127.0.0.1:4420,\n"
+	      "                             tcp:[::1]:4420; before any -n: for every subsystem\n"
+	      "      --ns KIND:ARG[,bs=N][,nsid=N][,uuid=U][,name=B]\n"
+	      "                             namespace: ram:SIZE, null:SIZE or file:PATH\n"
+	      "                             (SIZE takes K/M/G/T, 1024-based)\n"
+	      "      --allow-host NQN       allow this host (default: any host)\n"
+	      "\n"
+	      "Threads:\n"
+	      "  -m, --threads N            poll group threads (default 1)\n"
+	      "      --event                sleep until there is work (default)\n"
+	      "      --busy-poll            poll without sleeping (one core per thread)\n"
+	      "\n"
+	      "Transport:\n"
+	      "      --hdgst, --no-hdgst    agree to / decline TCP header digests (default agree)\n"
+	      "      --ddgst, --no-ddgst    agree to / decline TCP data digests (default agree)\n"
+	      "      --in-capsule-data-size SIZE\n"
+	      "      --max-io-size SIZE     power of two, 4K..8M\n"
+	      "      --max-queue-depth N    largest I/O queue (2..65536)\n"
+	      "      --max-io-qpairs N      I/O queues per controller (1..65534)\n"
+	      "\n"
+	      "Other:\n"
+	      "      --log-level LEVEL      error, warning, notice (default), info, debug\n"
+	      "  -h, --help                 this text\n"
+	      "      --version              program and library version\n",
+	      out);
+}
+
+static int parse_log_level(const char *s, enum nvmft_log_level *out)
+{
+	static const struct {
+		const char *name;
+		enum nvmft_log_level level;
+	} names[] = {
+		{ "error", NVMFT_LOG_ERR },    { "err", NVMFT_LOG_ERR },
+		{ "warning", NVMFT_LOG_WARN }, { "warn", NVMFT_LOG_WARN },
+		{ "notice", NVMFT_LOG_NOTICE }, { "info", NVMFT_LOG_INFO },
+		{ "debug", NVMFT_LOG_DEBUG },
+	};
+	uint32_t v;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(s, names[i].name) == 0) {
+			*out = names[i].level;
+			return 0;
+		}
+	}
+	if (plan_parse_u32(s, NVMFT_LOG_ERR, NVMFT_LOG_DEBUG, &v) == 0) {
+		*out = (enum nvmft_log_level)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int add_item(struct cli *cli, enum cli_item_kind kind, const char *arg)
+{
+	struct cli_item *a = realloc(cli->items, (cli->n_items + 1) * sizeof(*a));
+
+	if (a == NULL)
+		return -ENOMEM;
+	cli->items = a;
+	a[cli->n_items++] = (struct cli_item){ .kind = kind, .arg = arg };
+	return 0;
+}
+
+/* A number flag of the transport; sizes take K/M/G suffixes. */
+static int tr_flag(struct cli *cli, const char *flag, const char *arg, uint32_t bit, bool size,
+		   uint32_t min, uint32_t max, uint32_t *field, char *err, size_t errlen)
+{
+	uint64_t v;
+	uint32_t v32;
+	int rc;
+
+	if (size) {
+		rc = plan_parse_size(arg, &v);
+		if (rc == 0 && (v < min || v > max))
+			rc = -ERANGE;
+		v32 = (uint32_t)v;
+	} else {
+		rc = plan_parse_u32(arg, min, max, &v32);
+	}
+	if (rc < 0)
+		return plan_failf(err, errlen, "%s %s: expected a %s from %u to %u", flag, arg,
+				  size ? "size" : "number", min, max);
+	cli->tr.set |= bit;
+	*field = v32;
+	return 0;
+}
+
+static int cli_option(struct cli *cli, int opt, const char *arg, char *err, size_t errlen)
+{
+	struct plan_transport *t = &cli->tr;
+	uint32_t v;
+
+	switch (opt) {
+	case 'l':
+		return add_item(cli, CLI_LISTEN, arg);
+	case 'n':
+		return add_item(cli, CLI_NQN, arg);
+	case OPT_NS:
+		return add_item(cli, CLI_NS, arg);
+	case OPT_ALLOW_HOST:
+		return add_item(cli, CLI_HOST, arg);
+	case 'm':
+		if (plan_parse_u32(arg, 1, 1024, &v) < 0)
+			return plan_failf(err, errlen,
+					  "--threads %s: expected a number from 1 to 1024", arg);
+		cli->threads = v;
+		return 0;
+	case OPT_BUSY_POLL:
+	case OPT_EVENT:
+		cli->busy_poll = opt == OPT_BUSY_POLL;
+		return 0;
+	case 'c':
+		if (cli->config_path != NULL)
+			return plan_failf(err, errlen, "--config given twice");
+		cli->config_path = arg;
+		return 0;
+	case OPT_HDGST:
+	case OPT_NO_HDGST:
+		t->set |= PLAN_TR_HDGST;
+		t->hdgst = opt == OPT_HDGST;
+		return 0;
+	case OPT_DDGST:
+	case OPT_NO_DDGST:
+		t->set |= PLAN_TR_DDGST;
+		t->ddgst = opt == OPT_DDGST;
+		return 0;
+	case OPT_ICD_SIZE:
+		return tr_flag(cli, "--in-capsule-data-size", arg, PLAN_TR_IN_CAPSULE, true, 0,
+			       65536, &t->in_capsule_data_size, err, errlen);
+	case OPT_MAX_IO_SIZE:
+		return tr_flag(cli, "--max-io-size", arg, PLAN_TR_MAX_IO_SIZE, true, 4096, 8u << 20,
+			       &t->max_io_size, err, errlen);
+	case OPT_MAX_QUEUE_DEPTH:
+		return tr_flag(cli, "--max-queue-depth", arg, PLAN_TR_MAX_QUEUE_DEPTH, false, 2,
+			       65536, &t->max_queue_depth, err, errlen);
+	case OPT_MAX_IO_QPAIRS:
+		if (tr_flag(cli, "--max-io-qpairs", arg, PLAN_TR_MAX_QPAIRS, false, 1, 65534,
+			    &t->max_qpairs_per_ctrlr, err, errlen) < 0)
+			return -EINVAL;
+		t->max_qpairs_per_ctrlr++; /* the library counts the admin queue */
+		return 0;
+	case OPT_LOG_LEVEL:
+		if (parse_log_level(arg, &cli->log_level) < 0)
+			return plan_failf(
+				err, errlen,
+				"--log-level %s: expected error, warning, notice, info or "
+				"debug",
+				arg);
+		return 0;
+	case 'h':
+		cli->help = true;
+		return 0;
+	case OPT_VERSION:
+		cli->version = true;
+		return 0;
+	}
+	return plan_failf(err, errlen, "internal error: option %d not handled", opt);
+}
+
+int cli_parse(int argc, char **argv, struct cli *cli, char *err, size_t errlen)
+{
+	int opt, rc;
+
+	memset(cli, 0, sizeof(*cli));
+	cli->threads = 1;
+	cli->log_level = NVMFT_LOG_NOTICE;
+	plan_origin_set(&cli->tr.origin, "command line", "");
+	/* getopt keeps state in globals: 0 makes glibc start over, for the tests. */
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":hl:n:m:c:", cli_longopts, NULL)) != -1) {
+		if (opt == '?') {
+			if (optopt != 0)
+				return plan_failf(err, errlen, "unknown option '-%c' (try --help)",
+						  optopt);
+			return plan_failf(err, errlen, "unknown option '%s' (try --help)",
+					  argv[optind - 1]);
+		}
+		if (opt == ':')
+			return plan_failf(err, errlen, "option '%s' needs an argument",
+					  argv[optind - 1]);
+		rc = cli_option(cli, opt, optarg, err, errlen);
+		if (rc == -ENOMEM)
+			return plan_failf(err, errlen, "out of memory");
+		if (rc < 0)
+			return rc;
+	}
+	if (optind < argc)
+		return plan_failf(err, errlen, "unexpected argument '%s' (try --help)",
+				  argv[optind]);
+	return 0;
+}
+
+void cli_free(struct cli *cli)
+{
+	free(cli->items);
+	cli->items = NULL;
+	cli->n_items = 0;
+}
+
+/* ---- Flags to plan entries ---------------------------------------------- */
+
+struct cli_build {
+	struct plan *plan;
+	const char *cur_nqn; /* owned by the plan's subsystem entry */
+	char *err;
+	size_t errlen;
+	struct plan_origin origin;
+};
+
+static int nomem(struct cli_build *b)
+{
+	return plan_failf(b->err, b->errlen, "out of memory");
+}
+
+static int select_subsys(struct cli_build *b, const char *nqn)
+{
+	struct plan_subsys *s = plan_find_subsys(b->plan, nqn);
+
+	if (s == NULL) {
+		s = plan_add_subsys(b->plan);
+		if (s == NULL)
+			return nomem(b);
+		s->nqn = strdup(nqn);
+		if (s->nqn == NULL)
+			return nomem(b);
+		s->allow_any_host = true;
+		s->from_cli = true;
+		s->origin = b->origin;
+	}
+	b->cur_nqn = s->nqn;
+	return 0;
+}
+
+/* --ns and --allow-host without a -n before them use the default subsystem. */
+static int current_subsys(struct cli_build *b)
+{
+	return b->cur_nqn != NULL ? 0 : select_subsys(b, PLAN_DEFAULT_NQN);
+}
+
+/* TRTYPE:ADDR:PORT, ADDR either IPv4, [IPv6] or plain IPv6 (last ':' ends it). */
+static int build_listen(struct cli_build *b, const char *arg)
+{
+	struct plan_listener l = { .origin = b->origin };
+	char *copy, *addr, *port, *p;
+	struct plan_listener *dst;
+
+	copy = strdup(arg);
+	if (copy == NULL)
+		return nomem(b);
+	p = strchr(copy, ':');
+	if (p == NULL)
+		goto bad;
+	*p = '\0';
+	addr = p + 1;
+	if (plan_parse_trtype(copy, &l.trtype) < 0) {
+		free(copy);
+		return plan_fail(b->err, b->errlen, &b->origin,
+				 "transport type must be tcp or rdma");
+	}
+	if (addr[0] == '[') {
+		p = strchr(addr, ']');
+		if (p == NULL || p[1] != ':')
+			goto bad;
+		addr++;
+		*p = '\0';
+		port = p + 2;
+		l.adrfam = NVMFT_ADRFAM_IPV6;
+	} else {
+		p = strrchr(addr, ':');
+		if (p == NULL)
+			goto bad;
+		*p = '\0';
+		port = p + 1;
+		l.adrfam = strchr(addr, ':') ? NVMFT_ADRFAM_IPV6 : NVMFT_ADRFAM_IPV4;
+	}
+	if (addr[0] == '\0' || port[0] == '\0')
+		goto bad;
+	l.traddr = strdup(addr);
+	l.trsvcid = strdup(port);
+	l.nqn = b->cur_nqn ? strdup(b->cur_nqn) : NULL;
+	free(copy);
+	dst = plan_add_listener(b->plan);
+	if (dst == NULL || l.traddr == NULL || l.trsvcid == NULL || (b->cur_nqn && !l.nqn)) {
+		free(l.traddr);
+		free(l.trsvcid);
+		free(l.nqn);
+		return nomem(b);
+	}
+	*dst = l;
+	return 0;
+bad:
+	free(copy);
+	return plan_fail(b->err, b->errlen, &b->origin, "expected TRTYPE:ADDR:PORT");
+}
+
+/* Options at the end of --ns: ",bs=4096", ",nsid=2", ",uuid=...", ",name=...". */
+struct ns_opts {
+	uint32_t bs;
+	bool has_bs;
+	struct plan_ns ns;
+	const char *name;
+};
+
+static int ns_option(struct cli_build *b, const char *opt, struct ns_opts *o, bool *known)
+{
+	uint64_t v;
+
+	*known = true;
+	if (strncmp(opt, "bs=", 3) == 0) {
+		if (plan_parse_size(opt + 3, &v) < 0 || v > UINT32_MAX ||
+		    !plan_block_size_valid((uint32_t)v))
+			return plan_fail(b->err, b->errlen, &b->origin,
+					 "bs must be a power of two from 512 to 65536");
+		o->bs = (uint32_t)v;
+		o->has_bs = true;
+	} else if (strncmp(opt, "nsid=", 5) == 0) {
+		if (plan_parse_u32(opt + 5, 1, PLAN_MAX_NS_LIMIT, &o->ns.nsid) < 0)
+			return plan_fail(b->err, b->errlen, &b->origin,
+					 "nsid must be a number from 1 to %u", PLAN_MAX_NS_LIMIT);
+	} else if (strncmp(opt, "uuid=", 5) == 0) {
+		if (plan_parse_uuid(opt + 5, o->ns.uuid) < 0)
+			return plan_fail(b->err, b->errlen, &b->origin, "'%s' is not a UUID",
+					 opt + 5);
+		o->ns.has_uuid = true;
+	} else if (strncmp(opt, "name=", 5) == 0 && opt[5] != '\0') {
+		o->name = opt + 5;
+	} else {
+		*known = false;
+	}
+	return 0;
+}
+
+/* A bdev name not used yet: "ram0", "ram1"... unless name= gave one. */
+static char *bdev_name(const struct plan *p, const char *kind, const char *given)
+{
+	char buf[64];
+
+	if (given != NULL)
+		return strdup(given);
+	for (unsigned int i = 0;; i++) {
+		snprintf(buf, sizeof(buf), "%s%u", kind, i);
+		if (plan_find_bdev(p, buf) == NULL)
+			return strdup(buf);
+	}
+}
+
+static int build_ns(struct cli_build *b, const char *arg)
+{
+	struct ns_opts o = { 0 };
+	struct plan_bdev bd = { .origin = b->origin };
+	struct plan_bdev *bdst;
+	struct plan_ns *ndst;
+	char *copy, *sep, *val;
+	const char *kind;
+	uint64_t bytes;
+	bool known;
+	int rc;
+
+	copy = strdup(arg);
+	if (copy == NULL)
+		return nomem(b);
+	sep = strchr(copy, ':');
+	if (sep == NULL || sep[1] == '\0') {
+		free(copy);
+		return plan_fail(b->err, b->errlen, &b->origin,
+				 "expected ram:SIZE, null:SIZE or file:PATH");
+	}
+	*sep = '\0';
+	val = sep + 1;
+	if (strcasecmp(copy, "ram") == 0 || strcasecmp(copy, "malloc") == 0) {
+		bd.kind = PLAN_BDEV_RAM;
+		kind = "ram";
+	} else if (strcasecmp(copy, "null") == 0) {
+		bd.kind = PLAN_BDEV_NULL;
+		kind = "null";
+	} else if (strcasecmp(copy, "file") == 0) {
+		bd.kind = PLAN_BDEV_FILE;
+		kind = "file";
+	} else {
+		rc = plan_fail(b->err, b->errlen, &b->origin,
+			       "unknown kind '%s' (ram, null or file)", copy);
+		free(copy);
+		return rc;
+	}
+	/*
+	 * Options are peeled off the end; for a file, the first part that is
+	 * not an option ends them, so a path may itself hold commas.
+	 */
+	while ((sep = strrchr(val, ',')) != NULL) {
+		rc = ns_option(b, sep + 1, &o, &known);
+		if (rc == 0 && !known && bd.kind == PLAN_BDEV_FILE)
+			break;
+		if (rc == 0 && !known)
+			rc = plan_fail(b->err, b->errlen, &b->origin,
+				       "unknown option '%s' (bs=, nsid=, uuid=, name=)", sep + 1);
+		if (rc < 0) {
+			free(copy);
+			return rc;
+		}
+		*sep = '\0';
+	}
+	if (bd.kind == PLAN_BDEV_FILE) {
+		bd.block_size = o.has_bs ? o.bs : 0;
+		bd.filename = strdup(val);
+	} else {
+		bd.block_size = o.has_bs ? o.bs : 512;
+		if (plan_parse_size(val, &bytes) < 0 || bytes == 0 || bytes % bd.block_size != 0) {
+			free(copy);
+			return plan_fail(b->err, b->errlen, &b->origin,
+					 "size must be a positive multiple of the block size %u "
+					 "(K/M/G/T suffixes allowed)",
+					 bd.block_size);
+		}
+		bd.num_blocks = bytes / bd.block_size;
+	}
+	/* o.name points into copy. */
+	bd.name = bdev_name(b->plan, kind, o.name);
+	free(copy);
+	o.ns.bdev_name = bd.name ? strdup(bd.name) : NULL;
+	o.ns.nqn = strdup(b->cur_nqn);
+	o.ns.origin = b->origin;
+	if (bd.name == NULL || o.ns.bdev_name == NULL || o.ns.nqn == NULL ||
+	    (bd.kind == PLAN_BDEV_FILE && bd.filename == NULL))
+		goto nomem;
+	bdst = plan_add_bdev(b->plan);
+	if (bdst == NULL)
+		goto nomem;
+	*bdst = bd; /* the plan owns the bdev's strings from here */
+	bd.name = bd.filename = NULL;
+	ndst = plan_add_ns(b->plan);
+	if (ndst == NULL)
+		goto nomem;
+	*ndst = o.ns;
+	return 0;
+nomem:
+	free(bd.name);
+	free(bd.filename);
+	free(o.ns.bdev_name);
+	free(o.ns.nqn);
+	return nomem(b);
+}
+
+static int build_host(struct cli_build *b, const char *arg)
+{
+	struct plan_subsys *s = plan_find_subsys(b->plan, b->cur_nqn);
+	struct plan_host *h;
+
+	/* A subsystem made by flags is open to all until the first --allow-host. */
+	if (s->from_cli)
+		s->allow_any_host = false;
+	h = plan_add_host(b->plan);
+	if (h == NULL)
+		return nomem(b);
+	h->origin = b->origin;
+	h->nqn = strdup(b->cur_nqn);
+	h->host = strdup(arg);
+	return h->nqn && h->host ? 0 : nomem(b);
+}
+
+int cli_to_plan(const struct cli *cli, struct plan *plan, char *err, size_t errlen)
+{
+	static const char *const flag[] = {
+		[CLI_NQN] = "--nqn",
+		[CLI_LISTEN] = "--listen",
+		[CLI_NS] = "--ns",
+		[CLI_HOST] = "--allow-host",
+	};
+	struct cli_build b = { .plan = plan, .err = err, .errlen = errlen };
+	int rc = 0;
+
+	plan->tr_override = cli->tr;
+	for (size_t i = 0; rc == 0 && i < cli->n_items; i++) {
+		const struct cli_item *it = &cli->items[i];
+		char what[160];
+
+		snprintf(what, sizeof(what), "%s %s", flag[it->kind], it->arg);
+		plan_origin_set(&b.origin, what, "");
+		switch (it->kind) {
+		case CLI_NQN:
+			rc = select_subsys(&b, it->arg);
+			break;
+		case CLI_LISTEN:
+			rc = build_listen(&b, it->arg);
+			break;
+		case CLI_NS:
+			rc = current_subsys(&b);
+			if (rc == 0)
+				rc = build_ns(&b, it->arg);
+			break;
+		case CLI_HOST:
+			rc = current_subsys(&b);
+			if (rc == 0)
+				rc = build_host(&b, it->arg);
+			break;
+		}
+	}
+	return rc;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Building the target from a validated plan; the only file that creates
+ * libnvmft objects (threads.c creates the poll groups).  All calls from
+ * the management (main) thread.
+ */
+#ifndef NVMFT_TGT_SETUP_H
+#define NVMFT_TGT_SETUP_H
+
+#include <stdio.h>
+
+#include <nvmft/nvmft.h>
+
+#include "app.h"
+#include "plan.h"
+
+struct setup_ns_ctx;
+
+struct app_target {
+	const struct plan *plan;
+	const struct app_logger *log;
+	struct nvmft_target *tgt;
+	struct nvmft_backend **backends;   /* one per plan bdev */
+	struct nvmft_subsystem **subsys;   /* one per plan subsystem */
+	struct nvmft_listener **listeners; /* one per plan listener; may repeat */
+	struct setup_ns_ctx *ns_ctx;	   /* one per plan namespace */
+	unsigned int ns_pending;	   /* nvmft_ns_add() callbacks to come */
+	int ns_status;			   /* first failure among them */
+};
+
+/* Create the target (logging to @log) and its transports. */
+int setup_target(struct app_target *at, const struct plan *plan, const struct app_logger *log);
+
+/*
+ * Create backends, subsystems, hosts and namespaces.  Namespaces finish
+ * asynchronously: keep calling nvmft_target_poll() (with the poll group
+ * threads running) until @at->ns_pending is 0, then check @at->ns_status.
+ */
+int setup_storage(struct app_target *at);
+
+/* Listen, and attach the listeners to their subsystems. */
+int setup_listeners(struct app_target *at);
+
+/* The one stdout line scripts wait for; flushed. */
+void setup_print_ready(const struct app_target *at, FILE *out);
+
+/* nvmft_target_free(); the poll groups must be gone. */
+void setup_free_target(struct app_target *at);
+
+/* Free the backends (after the target) and @at's arrays. */
+void setup_free_backends(struct app_target *at);
+
+#endif /* NVMFT_TGT_SETUP_H */

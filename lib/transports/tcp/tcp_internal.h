@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * NVMe/TCP transport internals, shared by tcp.c (transport, listeners,
+ * poll groups, connection lifetime, request slots) and tcp_io.c (the
+ * receive dispatcher, command and data flow, the send queue).
+ *
+ * A connection (struct tcp_conn) embeds the core queue pair and lives on
+ * one poll group; everything in it is touched by that group's thread only.
+ * Its requests (struct tcp_req) are preallocated slots, found by index: the
+ * index is the R2T transfer tag.
+ */
+#ifndef NVMFT_TCP_INTERNAL_H
+#define NVMFT_TCP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <bsd/sys/queue.h>
+
+#include "core/qpair.h"
+#include "core/req.h"
+#include "transports/tcp/tcp_codec.h"
+#include "util/compiler.h"
+
+enum {
+	/* Slots before Connect says how deep the queue is. */
+	TCP_INIT_SLOTS = 32,
+	/* R2Ts outstanding per command, whatever larger MAXR2T the host offers. */
+	TCP_R2T_MAX = 4,
+	/* Receive staging buffer per connection. */
+	TCP_STAGE_SIZE = 32768,
+	/* Data at least this long goes straight from the socket into the request. */
+	TCP_ZCOPY_RX_MIN = 4096,
+	/* Iovec entries per sendmsg(). */
+	TCP_TX_IOV = 64,
+	/* Linux sends admin data (Connect included) in-capsule up to 8 KiB. */
+	TCP_ADMIN_ICD = 8192,
+	TCP_SHORT_HDR = NVMFT_TCP_RSP_HLEN + NVMFT_TCP_DIGEST_LEN,
+	TCP_ACCEPT_BATCH = 64,
+	TCP_LISTEN_BACKLOG = 512,
+};
+
+/* Where a request is, as far as this transport is concerned. */
+enum tcp_req_state {
+	TCP_REQ_FREE = 0,
+	TCP_REQ_CAPSULE,  /* in-capsule data arriving; the core has not seen it */
+	TCP_REQ_CORE,     /* inside the core (parsing, executing, backend) */
+	TCP_REQ_WAIT_BUF, /* queued for pool buffers */
+	TCP_REQ_H2C,      /* R2Ts sent, waiting for H2CData */
+	TCP_REQ_TX,       /* response queued or being sent */
+};
+
+struct tcp_conn;
+
+struct tcp_req {
+	struct nvmft_req req;
+	struct tcp_conn *c;
+	uint16_t ttag;          /* slot index */
+	uint8_t state;          /* enum tcp_req_state */
+	bool on_txq;
+	uint16_t h2c_status;    /* data digest failed: finish with this once the data is in */
+	uint8_t *icd;           /* in-capsule data buffer */
+	uint32_t icd_cap;
+	struct iovec icd_iov;
+
+	/* Writes through R2T: data asked for in order, [h2c_got, r2t_off) in flight. */
+	uint32_t h2c_got;
+	uint32_t r2t_off;
+	uint32_t r2t_size;
+
+	/* What the send queue still owes the host for this request, in order. */
+	uint8_t r2t_pending;    /* R2T headers in r2t_hdr[] */
+	bool tx_c2h;            /* C2HData header, data, data digest */
+	bool tx_rsp;            /* CapsuleResp */
+	uint8_t short_hdr_len;  /* R2T and CapsuleResp headers (with digest) */
+	uint8_t c2h_hdr_len;
+	uint32_t ddgst;
+	uint8_t r2t_hdr[TCP_R2T_MAX][TCP_SHORT_HDR];
+	uint8_t rsp_hdr[TCP_SHORT_HDR];
+	uint8_t c2h_hdr[NVMFT_TCP_HDR_AREA_MAX];
+	TAILQ_ENTRY(tcp_req) link; /* free list or send queue */
+};
+
+/* Slots come in at most two blocks: before Connect, and the rest at Connect. */
+struct tcp_block {
+	struct tcp_req *reqs;
+	uint32_t n;
+	void *icd;              /* n * icd_cap bytes, mapped lazily by the kernel */
+	size_t icd_bytes;
+};
+
+struct tcp_tpg;
+
+struct tcp_conn {
+	struct nvmft_qpair qp;
+	struct tcp_tpg *tpg;    /* NULL until the group takes it */
+	int fd;
+	bool dead;              /* disconnected: no more traffic */
+	bool on_busy;
+	bool on_flush;
+	bool pollout;           /* EPOLLOUT armed */
+	struct sockaddr_storage peer;
+
+	struct nvmft_tcp_params params;
+	struct nvmft_tcp_rx rx;
+	struct tcp_req *rx_req; /* owner of the data of the PDU being received */
+	uint8_t *stage;
+	uint32_t stage_len;
+	uint32_t stage_off;
+
+	/* ICResp, sent before anything else. */
+	uint8_t ctl[NVMFT_TCP_ICRESP_LEN];
+	uint32_t ctl_len;
+	uint32_t ctl_off;
+	TAILQ_HEAD(, tcp_req) txq;
+	size_t tx_skip;         /* bytes of the head of txq already sent */
+
+	struct tcp_req **slots; /* by ttag */
+	uint32_t nslots;
+	struct tcp_block blocks[2];
+	TAILQ_HEAD(, tcp_req) free_reqs;
+
+	TAILQ_ENTRY(tcp_conn) busy_link;  /* staged bytes left over */
+	TAILQ_ENTRY(tcp_conn) flush_link; /* sends queued */
+};
+
+struct tcp_tpg {
+	struct nvmft_poll_group *pg;
+	struct nvmft_transport *tr;
+	int epfd;               /* every socket of the group; in the group's epoll set */
+	int kick_fd;            /* eventfd: work is waiting, poll again */
+	bool kicked;
+	bool in_poll;
+	TAILQ_HEAD(, tcp_conn) busy;
+	TAILQ_HEAD(, tcp_conn) flush;
+};
+
+static inline struct tcp_conn *tcp_conn_of(struct nvmft_qpair *qp)
+{
+	return nvmft_container_of(qp, struct tcp_conn, qp);
+}
+
+static inline struct tcp_req *tcp_req_of(struct nvmft_req *req)
+{
+	return nvmft_container_of(req, struct tcp_req, req);
+}
+
+/* tcp.c */
+/* Send a C2HTermReq (when the stream allows) and drop the connection. */
+void tcp_conn_fatal(struct tcp_conn *c, const struct nvmft_tcp_err *err, const void *hdr,
+		    size_t hdr_len);
+/* Drop the connection without a TermReq. */
+void tcp_conn_close(struct tcp_conn *c, const char *why);
+/* Make room for @depth requests (ICReq, then Connect).  0 or -ENOMEM. */
+int tcp_conn_reserve(struct tcp_conn *c, uint32_t depth, uint32_t icd_cap);
+struct tcp_req *tcp_req_get(struct tcp_conn *c);
+void tcp_req_put(struct tcp_req *t);
+/* Queue @c for a flush at the end of this poll (or the next one). */
+void tcp_conn_want_flush(struct tcp_conn *c);
+
+/* tcp_io.c */
+/* Read and dispatch up to @budget PDUs; returns the PDUs handled. */
+int tcp_conn_rx(struct tcp_conn *c, unsigned int budget);
+/* Push queued PDUs to the socket; returns 1 if anything was sent. */
+int tcp_conn_flush(struct tcp_conn *c);
+/* Give back every request the transport holds (disconnect). */
+void tcp_conn_drop_reqs(struct tcp_conn *c);
+void tcp_req_complete(struct nvmft_req *req);
+void tcp_req_buffers_ready(struct nvmft_req *req);
+
+#endif

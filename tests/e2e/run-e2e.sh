@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# End-to-end tests of nvmft-tgt against the Linux kernel's NVMe/TCP host.
+#
+# Host side of one test: start nvmft-tgt on 127.0.0.1 (port 0: the kernel
+# picks a free port, the ready line says which), boot the linux-host VM with
+# the test's guest script (the guest reaches the target at 10.0.2.2:PORT),
+# then stop the target with SIGTERM and check everything:
+#   - the guest script's exit status (each phase prints PASS:/FAIL:),
+#   - the target's exit status (0 after a clean shutdown),
+#   - no error or warning line on the target's stderr unless the test
+#     expects it, and the test's own host-side checks.
+# Logs (target stderr at --log-level debug, guest console) stay in WORKDIR.
+#
+# Usage: run-e2e.sh --harness DIR --tgt PATH --workdir DIR TEST
+#   TEST: basic | fio-mq | digest-busypoll (see the test_* functions below)
+# Exit status: 0 when every check passed, 1 otherwise (never 77: a missing
+# harness is a failure, not a skip).
+set -uo pipefail
+
+harness="" tgt="" workdir=""
+usage() {
+	sed -n '2,20p' "$0" >&2
+	exit 1
+}
+while [ $# -gt 1 ]; do
+	case $1 in
+	--harness) harness=$2 ;;
+	--tgt) tgt=$2 ;;
+	--workdir) workdir=$2 ;;
+	*) usage ;;
+	esac
+	shift 2
+done
+[ $# = 1 ] && [ -n "$harness" ] && [ -n "$tgt" ] && [ -n "$workdir" ] || usage
+test_name=$1
+here=$(cd "$(dirname "$0")" && pwd)
+guest_dir=$here/guest
+
+say() { printf '[e2e %s] %s\n' "$test_name" "$*"; }
+failures=()
+pass() { say "PASS: $*"; }
+fail() {
+	say "FAIL: $*"
+	failures+=("$*")
+}
+die() {
+	fail "$*"
+	finish
+}
+
+# --- processes: every one is ours, stopped by PID ---------------------------
+declare -A tpid=() tport=()
+run_pid="" tail_pid=""
+
+cleanup() {
+	local n p
+	for n in "${!tpid[@]}"; do
+		p=${tpid[$n]}
+		kill -0 "$p" 2>/dev/null || continue
+		kill -TERM "$p" 2>/dev/null
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	# run stops its QEMU by PID when it gets SIGTERM.
+	if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
+		kill -TERM "$run_pid" 2>/dev/null
+		wait "$run_pid" 2>/dev/null
+	fi
+	if [ -n "$tail_pid" ]; then
+		kill "$tail_pid" 2>/dev/null
+		wait "$tail_pid" 2>/dev/null
+	fi
+}
+trap cleanup EXIT
+trap 'fail "interrupted"; exit 1' INT TERM
+
+finish() {
+	trap - INT TERM
+	if [ ${#failures[@]} = 0 ]; then
+		say "RESULT: PASS ($((SECONDS)) s; logs in $workdir)"
+		exit 0
+	fi
+	say "RESULT: FAIL (${#failures[@]} failed check(s), $((SECONDS)) s; logs in $workdir):"
+	local f
+	for f in "${failures[@]}"; do say "  - $f"; done
+	exit 1
+}
+
+# start_target NAME ARGS...: start nvmft-tgt (listening on 127.0.0.1 port 0,
+# plus ARGS), wait for its ready line, remember its PID and port.
+start_target() {
+	local name=$1 t=0 port
+	shift
+	"$tgt" -l tcp:127.0.0.1:0 --log-level debug "$@" \
+		> "$workdir/$name.out" 2> "$workdir/$name.err" &
+	tpid[$name]=$!
+	say "target $name (pid ${tpid[$name]}): $tgt -l tcp:127.0.0.1:0 --log-level debug $*"
+	until grep -q ': ready: ' "$workdir/$name.out"; do
+		if ! kill -0 "${tpid[$name]}" 2>/dev/null || [ $t -ge 300 ]; then
+			wait "${tpid[$name]}" 2>/dev/null
+			say "target $name stderr:"
+			sed 's/^/    /' "$workdir/$name.err"
+			unset "tpid[$name]"
+			die "target $name did not start (no ready line)"
+		fi
+		sleep 0.1
+		t=$((t + 1))
+	done
+	port=$(sed -n 's/.* 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$workdir/$name.out" | head -1)
+	[ -n "$port" ] || die "target $name: no port in its ready line: $(cat "$workdir/$name.out")"
+	tport[$name]=$port
+	say "target $name ready on 127.0.0.1:$port"
+}
+
+# stop_target NAME [ALLOWED_ERE]: SIGTERM, then exit status 0 within 30 s
+# and no error/warning line on stderr other than ones matching ALLOWED_ERE.
+stop_target() {
+	local name=$1 allowed=${2:-} p=${tpid[$1]} rc t=0 bad
+	if ! kill -0 "$p" 2>/dev/null; then
+		wait "$p"
+		rc=$?
+		fail "target $name died during the test (exit status $rc)"
+	else
+		kill -TERM "$p"
+		while kill -0 "$p" 2>/dev/null && [ $t -lt 300 ]; do
+			sleep 0.1
+			t=$((t + 1))
+		done
+		if kill -0 "$p" 2>/dev/null; then
+			kill -KILL "$p"
+			wait "$p" 2>/dev/null
+			fail "target $name did not exit within 30 s of SIGTERM (killed)"
+		else
+			wait "$p"
+			rc=$?
+			if [ "$rc" = 0 ]; then
+				pass "target $name exited 0 after SIGTERM ($((t / 10)).$((t % 10)) s)"
+			else
+				fail "target $name exited $rc after SIGTERM"
+			fi
+		fi
+	fi
+	unset "tpid[$name]"
+	bad=$(grep -E '^nvmft-tgt: (emerg|alert|crit|error|warning):' "$workdir/$name.err" |
+		{ if [ -n "$allowed" ]; then grep -Ev "$allowed"; else cat; fi })
+	if [ -n "$bad" ]; then
+		fail "target $name logged unexpected errors/warnings:"
+		printf '%s\n' "$bad" | sed 's/^/    /'
+	else
+		pass "target $name: no unexpected error or warning on stderr"
+	fi
+	say "target $name stderr ($(wc -l < "$workdir/$name.err") lines, debug level), last lines:"
+	tail -n 25 "$workdir/$name.err" | sed 's/^/    /'
+}
+
+# qids_seen NAME N: the target closed I/O connections with qid 1..N, i.e. the
+# host created N I/O queues on it.
+qids_seen() {
+	local q missing=""
+	for q in $(seq 1 "$2"); do
+		grep -q "closing connection (qid $q)" "$workdir/$1.err" || missing+=" $q"
+	done
+	if [ -z "$missing" ]; then
+		pass "target $1 served I/O queues 1..$2"
+	else
+		fail "target $1 never had I/O queue(s)$missing"
+	fi
+}
+
+# run_guest SCRIPT RUN_OPTIONS...: boot the VM with tests/e2e/guest/SCRIPT;
+# the console goes to stdout and $workdir/guest.log.
+run_guest() {
+	local script=$1 rc
+	shift
+	say "guest: $harness/run $script $*"
+	"$harness/run" "$guest_dir/$script" --timeout 600 --include "$guest_dir" \
+		--env E2E_GUEST="$guest_dir" "$@" > "$workdir/guest.log" 2>&1 &
+	run_pid=$!
+	tail -n +1 -f --pid="$run_pid" "$workdir/guest.log" &
+	tail_pid=$!
+	wait "$run_pid"
+	rc=$?
+	run_pid=""
+	wait "$tail_pid" 2>/dev/null
+	tail_pid=""
+	case $rc in
+	0) pass "guest script $script: every phase passed" ;;
+	124) fail "guest timed out (run --timeout)" ;;
+	125) fail "guest died without reporting a status (kernel panic?)" ;;
+	*) fail "guest script $script exited $rc: $(grep -ao 'FAIL: [^ ]*' "$workdir/guest.log" |
+		cut -d' ' -f2 | tr '\n' ' ')" ;;
+	esac
+}
+
+# --- the tests --------------------------------------------------------------
+
+# basic: one event-driven poll group thread.  A subsystem from an SPDK JSON
+# config (serial, model, namespace UUID, max_namespaces) with a 64 MiB RAM
+# namespace, and one from flags whose namespace is a file on the host.
+# Guest: discovery, identify, logs, dd verify, flush, write zeroes,
+# deallocate, reconnect, file backend; host: the file holds what the guest
+# wrote (checked after the target exited, so the data reached the file).
+test_basic() {
+	local nqn_ram=nqn.2024-01.io.libnvmft:e2e-ram nqn_file=nqn.2024-01.io.libnvmft:e2e-file
+	local serial=NVMFTE2E0001 model="libnvmft e2e ram" uuid=6f1c2ad0-8e3b-4b9a-9c55-1d2e3f405162
+	local img=$workdir/file.img file_mb=16 write_mb=8 tail_sha head_sha guest_sha
+	cat > "$workdir/config.json" <<-EOF
+		{ "subsystems": [
+		  { "subsystem": "bdev", "config": [
+		    { "method": "bdev_malloc_create",
+		      "params": { "name": "Malloc0", "num_blocks": $((64 * 2048)), "block_size": 512,
+		                  "uuid": "$uuid" } } ] },
+		  { "subsystem": "nvmf", "config": [
+		    { "method": "nvmf_create_subsystem",
+		      "params": { "nqn": "$nqn_ram", "allow_any_host": true, "max_namespaces": 8,
+		                  "serial_number": "$serial", "model_number": "$model" } },
+		    { "method": "nvmf_subsystem_add_ns",
+		      "params": { "nqn": "$nqn_ram", "namespace": { "nsid": 1, "bdev_name": "Malloc0" } } } ] } ] }
+	EOF
+	head -c $((file_mb << 20)) /dev/urandom > "$img" || die "cannot create $img"
+	tail_sha=$(tail -c $(((file_mb - write_mb) << 20)) "$img" | sha256sum | cut -d' ' -f1)
+
+	start_target tgt -c "$workdir/config.json" -m 1 --event -n "$nqn_file" --ns "file:$img"
+	run_guest basic.sh --env TARGET_PORT="${tport[tgt]}" --env NQN_RAM="$nqn_ram" \
+		--env NQN_FILE="$nqn_file" --env SERIAL="$serial" --env MODEL="$model" \
+		--env MAX_NS=8 --env NS_UUID="$uuid" --env RAM_MB=64 --env MAX_IO_KIB=128 \
+		--env FILE_MB=$file_mb --env FILE_WRITE_MB=$write_mb --env FILE_TAIL_SHA="$tail_sha"
+	# The guest's Error Information log check sends an unsupported admin
+	# opcode on purpose; nothing else may be logged as an error or warning.
+	stop_target tgt
+
+	guest_sha=$(tr -d '\r' < "$workdir/guest.log" | grep -ao 'E2E-FILE-SHA256=[0-9a-f]*' |
+		tail -1 | cut -d= -f2)
+	head_sha=$(head -c $((write_mb << 20)) "$img" | sha256sum | cut -d' ' -f1)
+	if [ -z "$guest_sha" ]; then
+		fail "file backend: the guest did not report what it wrote"
+	elif [ "$guest_sha" = "$head_sha" ]; then
+		pass "file backend: $img holds the ${write_mb} MiB the guest wrote (sha256 $head_sha)"
+	else
+		fail "file backend: $img head sha256 $head_sha, guest wrote $guest_sha"
+	fi
+	if [ "$(tail -c $(((file_mb - write_mb) << 20)) "$img" | sha256sum | cut -d' ' -f1)" = "$tail_sha" ]; then
+		pass "file backend: the rest of $img is untouched"
+	else
+		fail "file backend: the guest's write changed $img beyond ${write_mb} MiB"
+	fi
+}
+
+# fio-mq: two event-driven poll group threads; the host asks for 4 I/O
+# queues (2 default + 2 write queues: the guest has 2 CPUs) and runs fio
+# verify jobs on all of them, a mixed random read/write load, a controller
+# reset, and a second verify of the first data.
+test_fio_mq() {
+	local nqn=nqn.2024-01.io.libnvmft:e2e-mq
+	start_target tgt -m 2 --event -n "$nqn" --ns ram:128M
+	run_guest fio-mq.sh --include "$fio" --env TARGET_PORT="${tport[tgt]}" --env NQN="$nqn" \
+		--env IO_QUEUES=4
+	stop_target tgt
+	qids_seen tgt 4
+}
+
+# digest-busypoll: two busy-polling poll group threads; the host connects
+# with header and data digests (both, and each alone) and runs dd and fio.
+# A second target declines digests: the host must refuse it when it asks for
+# them and connect without.
+test_digest_busypoll() {
+	local nqn=nqn.2024-01.io.libnvmft:e2e-digest
+	start_target tgt -m 2 --busy-poll -n "$nqn" --ns ram:64M
+	start_target nodigest -m 1 --event --no-hdgst --no-ddgst -n "$nqn" --ns ram:16M
+	run_guest digest.sh --include "$fio" --env TARGET_PORT="${tport[tgt]}" --env NQN="$nqn" \
+		--env NODIGEST_PORT="${tport[nodigest]}"
+	stop_target tgt
+	stop_target nodigest
+}
+
+# --- main ---------------------------------------------------------------------
+case $test_name in
+basic | fio-mq | digest-busypoll) ;;
+*) usage ;;
+esac
+if [ ! -f "$harness/run" ]; then
+	die "the linux-host VM harness is missing: no $harness/run.  The e2e tests need it" \
+		"(meson option linux_host_dir, default <source>/../shared/linux-host;" \
+		"scripts/setup-deps.sh runs its ./setup)"
+fi
+harness=$(cd "$harness" && pwd)
+[ -x "$tgt" ] || die "no nvmft-tgt at $tgt (build it: ninja -C <builddir>)"
+mkdir -p "$workdir" || die "cannot create $workdir"
+workdir=$(cd "$workdir" && pwd)
+rm -f "$workdir"/*.out "$workdir"/*.err "$workdir"/guest.log "$workdir"/file.img
+fio=$(command -v fio || true)
+case $test_name in
+fio-mq | digest-busypoll)
+	[ -n "$fio" ] || die "fio is not installed on the host (the harness's ./setup installs it)" ;;
+esac
+
+say "harness $harness, target $tgt, logs in $workdir"
+"test_${test_name//-/_}"
+finish

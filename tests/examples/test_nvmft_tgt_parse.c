@@ -1,0 +1,896 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * nvmft-tgt's flag and config parsing, without starting a target: text in,
+ * plan entries (or the exact error message) out.
+ *
+ * argv[1]: path of spdk_save_config.json, a save_config output as SPDK
+ * writes it.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+#include "config.h"
+#include "plan.h"
+
+#define ERRLEN 1024
+
+static const char *spdk_fixture_path;
+
+struct fx {
+	struct plan plan;
+	struct cli cli;
+	char err[ERRLEN];
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	plan_init(&f->plan);
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	plan_free(&f->plan);
+	cli_free(&f->cli);
+	free(f);
+	return 0;
+}
+
+/* Config text alone, then the same validation main() runs. */
+static int cfg(struct fx *f, const char *json)
+{
+	int rc = config_parse(json, strlen(json), &f->plan, f->err, ERRLEN);
+
+	if (rc == 0)
+		rc = cli_to_plan(&f->cli, &f->plan, f->err, ERRLEN);
+	if (rc == 0)
+		rc = plan_validate(&f->plan, f->err, ERRLEN);
+	return rc;
+}
+
+static int cli_run(struct fx *f, const char *json, char **argv)
+{
+	int argc = 0, rc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	rc = cli_parse(argc, argv, &f->cli, f->err, ERRLEN);
+	if (rc == 0 && json != NULL)
+		rc = config_parse(json, strlen(json), &f->plan, f->err, ERRLEN);
+	if (rc == 0)
+		rc = cli_to_plan(&f->cli, &f->plan, f->err, ERRLEN);
+	if (rc == 0)
+		rc = plan_validate(&f->plan, f->err, ERRLEN);
+	return rc;
+}
+
+/* Flags after the program name; @json (or NULL) plays the -c file. */
+#define CLI(f, json, ...) cli_run((f), (json), (char *[]){ "nvmft-tgt", __VA_ARGS__, NULL })
+
+/* Wrap entries of one section in the top-level structure. */
+#define SECTION(name, entries) \
+	"{\"subsystems\":[{\"subsystem\":\"" name "\",\"config\":[" entries "]}]}"
+
+#define MALLOC0                                                                                    \
+	"{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"Malloc0\",\"num_blocks\":2048," \
+	"\"block_size\":512}}"
+#define SUBSYS1                                                                                     \
+	"{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":\"nqn.2016-06.io.spdk:cnode1\"," \
+	"\"allow_any_host\":true}}"
+#define LISTEN1                                                                             \
+	"{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"                  \
+	"\"nqn.2016-06.io.spdk:cnode1\",\"listen_address\":{\"trtype\":\"TCP\",\"adrfam\":" \
+	"\"IPv4\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"4420\"}}}"
+
+/* bdev section + nvmf section with @nvmf_entries after subsystem and listener. */
+#define TWO_SECTIONS(bdev_entries, nvmf_entries)                                   \
+	"{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[" bdev_entries "]}," \
+	"{\"subsystem\":\"nvmf\",\"config\":[" SUBSYS1 "," LISTEN1 nvmf_entries "]}]}"
+
+static char *read_file(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf;
+	long len;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	len = ftell(fp);
+	assert_true(len > 0);
+	rewind(fp);
+	buf = calloc(1, (size_t)len + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
+	fclose(fp);
+	return buf;
+}
+
+/* ---- Small parsers ------------------------------------------------------ */
+
+static void test_parse_size(void **state)
+{
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(plan_parse_size("4096", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(plan_parse_size("64M", &v), 0);
+	assert_int_equal(v, 64ull << 20);
+	assert_int_equal(plan_parse_size("1g", &v), 0);
+	assert_int_equal(v, 1ull << 30);
+	assert_int_equal(plan_parse_size("2KiB", &v), 0);
+	assert_int_equal(v, 2048);
+	assert_int_equal(plan_parse_size("3T", &v), 0);
+	assert_int_equal(v, 3ull << 40);
+	assert_int_equal(plan_parse_size("512B", &v), 0);
+	assert_int_equal(v, 512);
+	assert_int_equal(plan_parse_size("", &v), -EINVAL);
+	assert_int_equal(plan_parse_size("M", &v), -EINVAL);
+	assert_int_equal(plan_parse_size("-1", &v), -EINVAL);
+	assert_int_equal(plan_parse_size(" 1", &v), -EINVAL);
+	assert_int_equal(plan_parse_size("12X", &v), -EINVAL);
+	assert_int_equal(plan_parse_size("1MM", &v), -EINVAL);
+	assert_int_equal(plan_parse_size("16777216T", &v), -ERANGE);
+	assert_int_equal(plan_parse_size("99999999999999999999", &v), -ERANGE);
+}
+
+static void test_parse_ids(void **state)
+{
+	static const uint8_t uuid[16] = { 0x6f, 0x1c, 0x2a, 0xd0, 0x8e, 0x3b, 0x4b, 0x9a,
+					  0x9c, 0x55, 0x1d, 0x2e, 0x3f, 0x40, 0x51, 0x62 };
+	static const uint8_t eui[8] = { 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89 };
+	uint8_t out[16];
+
+	(void)state;
+	assert_int_equal(plan_parse_uuid("6f1c2ad0-8e3b-4b9a-9c55-1d2e3f405162", out), 0);
+	assert_memory_equal(out, uuid, 16);
+	assert_int_equal(plan_parse_uuid("6F1C2AD0-8E3B-4B9A-9C55-1D2E3F405162", out), 0);
+	assert_memory_equal(out, uuid, 16);
+	assert_int_equal(plan_parse_uuid("6f1c2ad08e3b4b9a9c551d2e3f405162", out), -EINVAL);
+	assert_int_equal(plan_parse_uuid("6f1c2ad0-8e3b-4b9a-9c55-1d2e3f40516g", out), -EINVAL);
+	assert_int_equal(plan_parse_uuid("6f1c2ad0+8e3b-4b9a-9c55-1d2e3f405162", out), -EINVAL);
+	assert_int_equal(plan_parse_hex_id("6F1C2AD08E3B4B9A9C551D2E3F405162", out, 16), 0);
+	assert_memory_equal(out, uuid, 16);
+	assert_int_equal(plan_parse_hex_id("abcdef01-23456789", out, 8), 0);
+	assert_memory_equal(out, eui, 8);
+	assert_int_equal(plan_parse_hex_id("abcdef0123456789aa", out, 8), -EINVAL);
+	assert_int_equal(plan_parse_hex_id("abcdef012345678", out, 8), -EINVAL);
+	assert_int_equal(plan_parse_hex_id("zbcdef0123456789", out, 8), -EINVAL);
+}
+
+/* ---- Command line ------------------------------------------------------- */
+
+static void test_cli_defaults(void **state)
+{
+	struct fx *f = *state;
+	char *argv[] = { "nvmft-tgt", NULL };
+
+	assert_int_equal(cli_parse(1, argv, &f->cli, f->err, ERRLEN), 0);
+	assert_int_equal(f->cli.threads, 1);
+	assert_false(f->cli.busy_poll);
+	assert_int_equal(f->cli.log_level, NVMFT_LOG_NOTICE);
+	assert_null(f->cli.config_path);
+	assert_int_equal(f->cli.n_items, 0);
+	assert_int_equal(f->cli.tr.set, 0);
+	assert_false(f->cli.help);
+	assert_false(f->cli.version);
+}
+
+static void test_cli_simple(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(CLI(f, NULL, "-l", "tcp:127.0.0.1:4420", "--ns", "ram:64M"), 0);
+	assert_int_equal(p->n_subsys, 1);
+	assert_string_equal(p->subsys[0].nqn, PLAN_DEFAULT_NQN);
+	assert_true(p->subsys[0].allow_any_host);
+	assert_int_equal(p->subsys[0].max_namespaces, 32);
+	assert_int_equal(p->n_listeners, 1);
+	assert_null(p->listeners[0].nqn);
+	assert_int_equal(p->listeners[0].trtype, NVMFT_TRTYPE_TCP);
+	assert_int_equal(p->listeners[0].adrfam, NVMFT_ADRFAM_IPV4);
+	assert_string_equal(p->listeners[0].traddr, "127.0.0.1");
+	assert_string_equal(p->listeners[0].trsvcid, "4420");
+	assert_int_equal(p->n_bdevs, 1);
+	assert_string_equal(p->bdevs[0].name, "ram0");
+	assert_int_equal(p->bdevs[0].kind, PLAN_BDEV_RAM);
+	assert_int_equal(p->bdevs[0].block_size, 512);
+	assert_int_equal(p->bdevs[0].num_blocks, 131072);
+	assert_int_equal(p->n_ns, 1);
+	assert_string_equal(p->ns[0].nqn, PLAN_DEFAULT_NQN);
+	assert_string_equal(p->ns[0].bdev_name, "ram0");
+	assert_int_equal(p->ns[0].nsid, 0);
+	assert_int_equal(p->n_hosts, 0);
+	assert_int_equal(p->n_transports, 0);
+}
+
+static void test_cli_ipv6_forms(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(CLI(f, NULL, "-l", "TCP:[::1]:4420", "--listen", "tcp:::1:4421", "-l",
+			     "Tcp:fe80::1:0", "--ns", "null:1G"),
+			 0);
+	assert_int_equal(p->n_listeners, 3);
+	assert_int_equal(p->listeners[0].adrfam, NVMFT_ADRFAM_IPV6);
+	assert_string_equal(p->listeners[0].traddr, "::1");
+	assert_string_equal(p->listeners[0].trsvcid, "4420");
+	assert_int_equal(p->listeners[1].adrfam, NVMFT_ADRFAM_IPV6);
+	assert_string_equal(p->listeners[1].traddr, "::1");
+	assert_string_equal(p->listeners[1].trsvcid, "4421");
+	assert_string_equal(p->listeners[2].traddr, "fe80::1");
+	assert_string_equal(p->listeners[2].trsvcid, "0");
+	assert_int_equal(p->bdevs[0].kind, PLAN_BDEV_NULL);
+	assert_int_equal(p->bdevs[0].num_blocks, 2097152);
+}
+
+/* -n selects; flags after it attach to it; a listener before any -n is shared. */
+static void test_cli_subsystem_rules(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(CLI(f, NULL, "-l", "tcp:0.0.0.0:4420", "-n", "nqn.2024-01.io.test:a",
+			     "--ns", "ram:1M", "-n", "nqn.2024-01.io.test:b", "-l",
+			     "tcp:127.0.0.1:4421", "--ns", "null:1G,bs=4096", "--allow-host",
+			     "nqn.2024-01.io.test:host1"),
+			 0);
+	assert_int_equal(p->n_subsys, 2);
+	assert_string_equal(p->subsys[0].nqn, "nqn.2024-01.io.test:a");
+	assert_true(p->subsys[0].allow_any_host);
+	assert_string_equal(p->subsys[1].nqn, "nqn.2024-01.io.test:b");
+	assert_false(p->subsys[1].allow_any_host);
+	assert_int_equal(p->n_listeners, 2);
+	assert_null(p->listeners[0].nqn);
+	assert_string_equal(p->listeners[1].nqn, "nqn.2024-01.io.test:b");
+	assert_int_equal(p->n_bdevs, 2);
+	assert_string_equal(p->bdevs[0].name, "ram0");
+	assert_string_equal(p->bdevs[1].name, "null0");
+	assert_int_equal(p->bdevs[1].block_size, 4096);
+	assert_int_equal(p->bdevs[1].num_blocks, 262144);
+	assert_string_equal(p->ns[0].nqn, "nqn.2024-01.io.test:a");
+	assert_string_equal(p->ns[1].nqn, "nqn.2024-01.io.test:b");
+	assert_int_equal(p->n_hosts, 1);
+	assert_string_equal(p->hosts[0].nqn, "nqn.2024-01.io.test:b");
+	assert_string_equal(p->hosts[0].host, "nqn.2024-01.io.test:host1");
+}
+
+/* --ns before any -n uses the default subsystem, even when -n follows. */
+static void test_cli_default_then_named(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(CLI(f, NULL, "-l", "tcp:127.0.0.1:4420", "--ns", "ram:1M", "--ns",
+			     "ram:2M,nsid=5,name=big", "-n", "nqn.2024-01.io.test:x", "--ns",
+			     "ram:1M"),
+			 0);
+	assert_int_equal(p->n_subsys, 2);
+	assert_string_equal(p->subsys[0].nqn, PLAN_DEFAULT_NQN);
+	assert_string_equal(p->subsys[1].nqn, "nqn.2024-01.io.test:x");
+	assert_string_equal(p->bdevs[0].name, "ram0");
+	assert_string_equal(p->bdevs[1].name, "big");
+	assert_string_equal(p->bdevs[2].name, "ram1");
+	assert_int_equal(p->ns[1].nsid, 5);
+	assert_string_equal(p->ns[2].nqn, "nqn.2024-01.io.test:x");
+}
+
+static void test_cli_file_ns(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(
+		CLI(f, NULL, "-l", "tcp:127.0.0.1:4420", "--ns",
+		    "file:/tmp/a,b.img,bs=4K,nsid=7,uuid=6f1c2ad0-8e3b-4b9a-9c55-1d2e3f405162",
+		    "--ns", "FILE:/dev/sdz"),
+		0);
+	assert_int_equal(p->bdevs[0].kind, PLAN_BDEV_FILE);
+	assert_string_equal(p->bdevs[0].filename, "/tmp/a,b.img");
+	assert_string_equal(p->bdevs[0].name, "file0");
+	assert_int_equal(p->bdevs[0].block_size, 4096);
+	assert_int_equal(p->ns[0].nsid, 7);
+	assert_true(p->ns[0].has_uuid);
+	assert_int_equal(p->ns[0].uuid[0], 0x6f);
+	assert_string_equal(p->bdevs[1].filename, "/dev/sdz");
+	assert_int_equal(p->bdevs[1].block_size, 0);
+	assert_string_equal(p->bdevs[1].name, "file1");
+}
+
+static void test_cli_flags(void **state)
+{
+	struct fx *f = *state;
+	const struct plan_transport *t = &f->plan.tr_override;
+
+	assert_int_equal(CLI(f, NULL, "-l", "tcp:127.0.0.1:4420", "-m", "4", "--busy-poll",
+			     "--no-hdgst", "--ddgst", "--in-capsule-data-size", "8K",
+			     "--max-io-size", "1M", "--max-queue-depth", "256", "--max-io-qpairs",
+			     "3", "--log-level", "debug"),
+			 0);
+	assert_int_equal(f->cli.threads, 4);
+	assert_true(f->cli.busy_poll);
+	assert_int_equal(f->cli.log_level, NVMFT_LOG_DEBUG);
+	assert_int_equal(t->set, PLAN_TR_HDGST | PLAN_TR_DDGST | PLAN_TR_IN_CAPSULE |
+					 PLAN_TR_MAX_IO_SIZE | PLAN_TR_MAX_QUEUE_DEPTH |
+					 PLAN_TR_MAX_QPAIRS);
+	assert_false(t->hdgst);
+	assert_true(t->ddgst);
+	assert_int_equal(t->in_capsule_data_size, 8192);
+	assert_int_equal(t->max_io_size, 1u << 20);
+	assert_int_equal(t->max_queue_depth, 256);
+	assert_int_equal(t->max_qpairs_per_ctrlr, 4);
+	/* No subsystem from flags: a bare listener serves discovery only. */
+	assert_int_equal(f->plan.n_subsys, 0);
+}
+
+static void test_cli_last_mode_wins(void **state)
+{
+	struct fx *f = *state;
+	char *argv[] = { "nvmft-tgt", "--busy-poll", "--event", "--log-level", "4", "-h", NULL };
+
+	assert_int_equal(cli_parse(6, argv, &f->cli, f->err, ERRLEN), 0);
+	assert_false(f->cli.busy_poll);
+	assert_int_equal(f->cli.log_level, NVMFT_LOG_WARN);
+	assert_true(f->cli.help);
+}
+
+struct cli_error_case {
+	const char *args[8];
+	const char *msg;
+};
+
+static const struct cli_error_case cli_errors[] = {
+	{ { "--ns", "ram:1000" },
+	  "--ns ram:1000: size must be a positive multiple of the block size 512 "
+	  "(K/M/G/T suffixes allowed)" },
+	{ { "--ns", "ram:1M,bs=1000" },
+	  "--ns ram:1M,bs=1000: bs must be a power of two from 512 to 65536" },
+	{ { "--ns", "ram:1M,foo=1" },
+	  "--ns ram:1M,foo=1: unknown option 'foo=1' (bs=, nsid=, uuid=, name=)" },
+	{ { "--ns", "ram:1M,nsid=0" }, "--ns ram:1M,nsid=0: nsid must be a number from 1 to 4096" },
+	{ { "--ns", "rom:1M" }, "--ns rom:1M: unknown kind 'rom' (ram, null or file)" },
+	{ { "--ns", "ram" }, "--ns ram: expected ram:SIZE, null:SIZE or file:PATH" },
+	{ { "--ns", "ram:0" },
+	  "--ns ram:0: size must be a positive multiple of the block size 512 "
+	  "(K/M/G/T suffixes allowed)" },
+	{ { "-l", "tcp:127.0.0.1" }, "--listen tcp:127.0.0.1: expected TRTYPE:ADDR:PORT" },
+	{ { "-l", "tcp:[::1]4420" }, "--listen tcp:[::1]4420: expected TRTYPE:ADDR:PORT" },
+	{ { "-l", "udp:1.2.3.4:1" }, "--listen udp:1.2.3.4:1: transport type must be tcp or rdma" },
+	{ { "-l", "tcp:localhost:4420" },
+	  "--listen tcp:localhost:4420: 'localhost' is not a numeric IPv4 address" },
+	{ { "-l", "tcp:127.0.0.1:70000" },
+	  "--listen tcp:127.0.0.1:70000: '70000' is not a port number (0..65535)" },
+	{ { "-l", "tcp:[::1]:x" }, "--listen tcp:[::1]:x: 'x' is not a port number (0..65535)" },
+	{ { "-m", "0" }, "--threads 0: expected a number from 1 to 1024" },
+	{ { "--threads", "two" }, "--threads two: expected a number from 1 to 1024" },
+	{ { "--max-io-size", "2K" }, "--max-io-size 2K: expected a size from 4096 to 8388608" },
+	{ { "--max-io-size", "12K" },
+	  "command line: max_io_size 12288 must be a power of two from 4096 to 8388608" },
+	{ { "--max-queue-depth", "1" }, "--max-queue-depth 1: expected a number from 2 to 65536" },
+	{ { "--max-io-qpairs", "0" }, "--max-io-qpairs 0: expected a number from 1 to 65534" },
+	{ { "--in-capsule-data-size", "65537" },
+	  "--in-capsule-data-size 65537: expected a size from 0 to 65536" },
+	{ { "--log-level", "loud" },
+	  "--log-level loud: expected error, warning, notice, info or debug" },
+	{ { "-c", "a.json", "-c", "b.json" }, "--config given twice" },
+	{ { "stray" }, "unexpected argument 'stray' (try --help)" },
+	{ { "--bogus" }, "unknown option '--bogus' (try --help)" },
+	{ { "-x" }, "unknown option '-x' (try --help)" },
+	{ { "-n" }, "option '-n' needs an argument" },
+	{ { "--ns" }, "option '--ns' needs an argument" },
+	{ { "-n", "nqn.2014-08.org.nvmexpress.discovery", "--ns", "ram:1M" },
+	  "--nqn nqn.2014-08.org.nvmexpress.discovery: 'nqn.2014-08.org.nvmexpress.discovery' "
+	  "is the discovery subsystem, which always exists" },
+	{ { "-n", "tgt1", "--ns", "ram:1M" },
+	  "--nqn tgt1: 'tgt1' is not an NQN (\"nqn.\" followed by at most 219 bytes)" },
+	{ { "--allow-host", "nqn.2024-01.io.test:h", "--allow-host", "nqn.2024-01.io.test:h" },
+	  "--allow-host nqn.2024-01.io.test:h: host 'nqn.2024-01.io.test:h' is added to "
+	  "'nqn.2024-01.io.libnvmft:tgt' twice" },
+	{ { "--allow-host", "h1" }, "--allow-host h1: host 'h1' is not an NQN" },
+	{ { "--ns", "ram:1M,nsid=3", "--ns", "null:1M,nsid=3" },
+	  "--ns null:1M,nsid=3: nsid 3 of 'nqn.2024-01.io.libnvmft:tgt' is used twice" },
+	{ { "--ns", "ram:1M,name=d", "--ns", "null:1M,name=d" },
+	  "--ns null:1M,name=d: bdev name 'd' is already used" },
+};
+
+static void test_cli_errors(void **state)
+{
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(cli_errors) / sizeof(cli_errors[0]); i++) {
+		const struct cli_error_case *c = &cli_errors[i];
+		/* A listener keeps "nothing to listen on" from hiding the error. */
+		char *argv[12] = { "nvmft-tgt", "-l", "tcp:127.0.0.1:4420" };
+		int argc = 3;
+
+		for (size_t j = 0; j < 8 && c->args[j] != NULL; j++)
+			argv[argc++] = (char *)c->args[j];
+		plan_free(&f->plan);
+		plan_init(&f->plan);
+		cli_free(&f->cli);
+		f->err[0] = '\0';
+		print_message("case %zu: %s\n", i, c->msg);
+		assert_int_equal(cli_run(f, NULL, argv), -EINVAL);
+		assert_string_equal(f->err, c->msg);
+	}
+}
+
+static void test_cli_nothing_to_listen(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(CLI(f, NULL, "--ns", "ram:1M"), -EINVAL);
+	assert_string_equal(f->err, "nothing to listen on: give -l/--listen or an "
+				    "nvmf_subsystem_add_listener entry");
+}
+
+/* ---- JSON config -------------------------------------------------------- */
+
+static void test_cfg_minimal(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(
+		cfg(f, TWO_SECTIONS(MALLOC0,
+				    ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+				    "\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"nsid\":40,"
+				    "\"bdev_name\":\"Malloc0\"}}}")),
+		0);
+	assert_int_equal(p->n_bdevs, 1);
+	assert_string_equal(p->bdevs[0].name, "Malloc0");
+	assert_int_equal(p->bdevs[0].kind, PLAN_BDEV_RAM);
+	assert_int_equal(p->bdevs[0].num_blocks, 2048);
+	assert_int_equal(p->bdevs[0].block_size, 512);
+	assert_false(p->bdevs[0].has_uuid);
+	assert_int_equal(p->n_subsys, 1);
+	assert_true(p->subsys[0].allow_any_host);
+	assert_false(p->subsys[0].from_cli);
+	assert_null(p->subsys[0].serial_number);
+	/* No max_namespaces given: sized to the highest NSID. */
+	assert_int_equal(p->subsys[0].max_namespaces, 40);
+	assert_int_equal(p->n_listeners, 1);
+	assert_string_equal(p->listeners[0].nqn, "nqn.2016-06.io.spdk:cnode1");
+	assert_int_equal(p->ns[0].nsid, 40);
+	assert_int_equal(p->n_transports, 0);
+}
+
+static void test_cfg_spdk_save_config(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+	char *json = read_file(spdk_fixture_path);
+	const struct plan_transport *t;
+	int rc;
+
+	rc = cfg(f, json);
+	free(json);
+	if (rc != 0)
+		print_error("%s\n", f->err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(p->max_subsystems, 1024);
+
+	assert_int_equal(p->n_transports, 1);
+	t = &p->transports[0];
+	assert_int_equal(t->trtype, NVMFT_TRTYPE_TCP);
+	assert_int_equal(t->set, PLAN_TR_MAX_QUEUE_DEPTH | PLAN_TR_MAX_AQ_DEPTH |
+					 PLAN_TR_MAX_QPAIRS | PLAN_TR_IN_CAPSULE |
+					 PLAN_TR_MAX_IO_SIZE | PLAN_TR_C2H_SUCCESS);
+	assert_int_equal(t->max_queue_depth, 128);
+	assert_int_equal(t->max_qpairs_per_ctrlr, 128); /* 127 I/O + admin */
+	assert_int_equal(t->in_capsule_data_size, 4096);
+	assert_int_equal(t->max_io_size, 131072);
+	assert_int_equal(t->max_aq_depth, 128);
+	assert_true(t->c2h_success);
+
+	assert_int_equal(p->n_bdevs, 3);
+	assert_string_equal(p->bdevs[0].name, "Malloc0");
+	assert_int_equal(p->bdevs[0].num_blocks, 131072);
+	assert_true(p->bdevs[0].has_uuid);
+	assert_int_equal(p->bdevs[0].uuid[15], 0x62);
+	assert_string_equal(p->bdevs[1].name, "Malloc1");
+	assert_int_equal(p->bdevs[1].block_size, 4096);
+	assert_string_equal(p->bdevs[2].name, "Null0");
+	assert_int_equal(p->bdevs[2].kind, PLAN_BDEV_NULL);
+	assert_int_equal(p->bdevs[2].num_blocks, 2097152);
+
+	assert_int_equal(p->n_subsys, 2);
+	assert_string_equal(p->subsys[0].nqn, "nqn.2016-06.io.spdk:cnode1");
+	assert_string_equal(p->subsys[0].serial_number, "SPDK00000000000001");
+	assert_string_equal(p->subsys[0].model_number, "SPDK bdev Controller");
+	assert_true(p->subsys[0].allow_any_host);
+	assert_int_equal(p->subsys[0].max_namespaces, 32);
+	assert_int_equal(p->subsys[0].min_cntlid, 1);
+	assert_int_equal(p->subsys[0].max_cntlid, 65519);
+	assert_false(p->subsys[1].allow_any_host);
+	assert_int_equal(p->subsys[1].max_namespaces, 8);
+	assert_int_equal(p->subsys[1].min_cntlid, 100);
+	assert_int_equal(p->subsys[1].max_cntlid, 199);
+
+	assert_int_equal(p->n_listeners, 3);
+	assert_string_equal(p->listeners[1].nqn, "nqn.2016-06.io.spdk:cnode2");
+	assert_string_equal(p->listeners[2].nqn, PLAN_DISCOVERY_NQN);
+	assert_string_equal(p->listeners[2].trsvcid, "8009");
+
+	assert_int_equal(p->n_ns, 3);
+	assert_int_equal(p->ns[0].nsid, 1);
+	assert_true(p->ns[0].has_nguid);
+	assert_int_equal(p->ns[0].nguid[0], 0x6f);
+	assert_true(p->ns[0].has_uuid);
+	assert_false(p->ns[0].has_eui64);
+	assert_string_equal(p->ns[1].bdev_name, "Null0");
+	assert_true(p->ns[1].has_eui64);
+	assert_int_equal(p->ns[1].eui64[7], 0x89);
+	assert_string_equal(p->ns[2].nqn, "nqn.2016-06.io.spdk:cnode2");
+
+	assert_int_equal(p->n_hosts, 1);
+	assert_string_equal(p->hosts[0].host,
+			    "nqn.2014-08.org.nvmexpress:uuid:5b2a4e3c-6d7f-4a8b-9c0d-1e2f3a4b5c6d");
+}
+
+/* Config first, then flags: -n picks the config's subsystem, -l is shared. */
+static void test_cfg_plus_cli(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(CLI(f, TWO_SECTIONS(MALLOC0, ""), "-l", "tcp:127.0.0.1:4421", "-n",
+			     "nqn.2016-06.io.spdk:cnode1", "--ns", "ram:1M", "--allow-host",
+			     "nqn.2024-01.io.test:h"),
+			 0);
+	assert_int_equal(p->n_subsys, 1);
+	/* The config said allow_any_host: flags add a host but do not close it. */
+	assert_true(p->subsys[0].allow_any_host);
+	assert_int_equal(p->n_listeners, 2);
+	assert_null(p->listeners[1].nqn);
+	assert_int_equal(p->n_bdevs, 2);
+	assert_string_equal(p->ns[0].nqn, "nqn.2016-06.io.spdk:cnode1");
+	assert_string_equal(p->hosts[0].nqn, "nqn.2016-06.io.spdk:cnode1");
+}
+
+static void test_cfg_more_methods(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(
+		cfg(f,
+		    TWO_SECTIONS(
+			    "{\"method\":\"bdev_uring_create\",\"params\":{\"name\":\"U0\","
+			    "\"filename\":\"/tmp/u0\",\"block_size\":4096,\"uuid\":"
+			    "\"0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9\"}},"
+			    "{\"method\":\"bdev_aio_create\",\"params\":{\"name\":\"A0\","
+			    "\"filename\":\"/dev/sdz\",\"readonly\":false}}",
+			    ",{\"method\":\"nvmf_subsystem_allow_any_host\",\"params\":{\"nqn\":"
+			    "\"nqn.2016-06.io.spdk:cnode1\",\"allow_any_host\":false}},"
+			    "{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+			    "\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"bdev_name\":\"A0\"}}}")),
+		0);
+	assert_int_equal(p->bdevs[0].kind, PLAN_BDEV_FILE);
+	assert_string_equal(p->bdevs[0].filename, "/tmp/u0");
+	assert_int_equal(p->bdevs[0].block_size, 4096);
+	assert_true(p->bdevs[0].has_uuid);
+	assert_int_equal(p->bdevs[1].kind, PLAN_BDEV_FILE);
+	assert_int_equal(p->bdevs[1].block_size, 0);
+	assert_int_equal(p->n_allows, 1);
+	assert_false(p->allows[0].allow);
+	assert_int_equal(p->ns[0].nsid, 0);
+}
+
+static void test_cfg_empty_sections(void **state)
+{
+	struct fx *f = *state;
+
+	/* Sections with nothing in them are fine whatever their name. */
+	assert_int_equal(
+		config_parse("{\"subsystems\":[{\"subsystem\":\"nbd\",\"config\":null},"
+			     "{\"subsystem\":\"iscsi\",\"config\":[]},"
+			     "{\"subsystem\":\"ublk\"}]}",
+			     strlen("{\"subsystems\":[{\"subsystem\":\"nbd\",\"config\":null},"
+				    "{\"subsystem\":\"iscsi\",\"config\":[]},"
+				    "{\"subsystem\":\"ublk\"}]}"),
+			     &f->plan, f->err, ERRLEN),
+		0);
+	assert_int_equal(f->plan.n_bdevs + f->plan.n_subsys + f->plan.n_listeners, 0);
+}
+
+struct cfg_error_case {
+	const char *json;
+	const char *msg;
+};
+
+#define BDEV_ONE(e) SECTION("bdev", e)
+#define NVMF_ONE(e) SECTION("nvmf", e)
+
+static const struct cfg_error_case cfg_errors[] = {
+	{ SECTION("bdev", "{\"method\":\"bdev_set_options\",\"params\":{}},"
+			  "{\"method\":\"bdev_wait_for_examine\"},"
+			  "{\"method\":\"bdev_lvol_create\",\"params\":{}}"),
+	  "config: unsupported method 'bdev_lvol_create' (subsystem bdev, entry 3)" },
+	{ SECTION("keyring", "{\"method\":\"keyring_file_add_key\",\"params\":{}}"),
+	  "config: unsupported method 'keyring_file_add_key' (subsystem keyring, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_discovery_add_referral\",\"params\":{}}"),
+	  "config: unsupported method 'nvmf_discovery_add_referral' (subsystem nvmf, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\","
+		   "\"num_blocks\":8,\"block_size\":512,\"foo\":1}}"),
+	  "config: bdev_malloc_create: unsupported parameter 'foo' (subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\","
+		   "\"block_size\":512}}"),
+	  "config: bdev_malloc_create: parameter 'num_blocks' is required (subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\","
+		   "\"num_blocks\":8,\"block_size\":\"512\"}}"),
+	  "config: bdev_malloc_create: parameter 'block_size' must be an integer from 1 to "
+	  "4294967295 (subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\","
+		   "\"num_blocks\":-8,\"block_size\":512}}"),
+	  "config: bdev_malloc_create: parameter 'num_blocks' must be an integer from 1 to "
+	  "18446744073709551615 (subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\","
+		   "\"num_blocks\":8,\"block_size\":512,\"md_size\":8}}"),
+	  "config: bdev_malloc_create: parameter 'md_size' is supported only as 0 "
+	  "(subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_null_create\",\"params\":{\"name\":\"N\","
+		   "\"num_blocks\":8,\"block_size\":512,\"dif_type\":1}}"),
+	  "config: bdev_null_create: parameter 'dif_type' is supported only as 0 "
+	  "(subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\","
+		   "\"num_blocks\":8,\"block_size\":512,\"uuid\":\"nope\"}}"),
+	  "config: bdev_malloc_create: parameter 'uuid' is not a UUID: 'nope' "
+	  "(subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"\","
+		   "\"num_blocks\":8,\"block_size\":512}}"),
+	  "config: bdev_malloc_create: parameter 'name' must be a non-empty string "
+	  "(subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_aio_create\",\"params\":{\"name\":\"A\","
+		   "\"filename\":\"/x\",\"readonly\":true}}"),
+	  "config: bdev_aio_create: parameter 'readonly' is supported only as false "
+	  "(subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_uring_create\",\"params\":{\"name\":\"U\"}}"),
+	  "config: bdev_uring_create: parameter 'filename' is required (subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_malloc_create\"}"),
+	  "config: bdev_malloc_create: \"params\" must be an object (subsystem bdev, entry 1)" },
+	{ BDEV_ONE("[1]"),
+	  "config: entry must be an object with a \"method\" string (subsystem bdev, entry 1)" },
+	{ BDEV_ONE("{\"method\":\"bdev_set_options\",\"params\":{},\"id\":1}"),
+	  "config: unexpected key 'id' in entry of method 'bdev_set_options' "
+	  "(subsystem bdev, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"TCP\","
+		   "\"dif_insert_or_strip\":true}}"),
+	  "config: nvmf_create_transport: parameter 'dif_insert_or_strip' is supported only as "
+	  "false (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"FC\"}}"),
+	  "config: nvmf_create_transport: transport type 'FC' is not supported (TCP or RDMA) "
+	  "(subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"TCP\","
+		   "\"max_io_qpairs_per_ctrlr\":0}}"),
+	  "config: nvmf_create_transport: parameter 'max_io_qpairs_per_ctrlr' must be an integer "
+	  "from 1 to 65534 (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"TCP\","
+		   "\"max_io_size\":100000}}," LISTEN1),
+	  "config: nvmf_create_transport: max_io_size 100000 must be a power of two from 4096 "
+	  "to 8388608 (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"TCP\"}},"
+		   "{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"tcp\"}}"),
+	  "config: nvmf_create_transport: transport tcp is created twice (subsystem nvmf, entry 2)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_set_max_subsystems\",\"params\":{\"max_subsystems\":0}}"),
+	  "config: nvmf_set_max_subsystems: parameter 'max_subsystems' must be an integer from 1 "
+	  "to 65535 (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE(
+		  "{\"method\":\"nvmf_set_max_subsystems\",\"params\":{\"max_subsystems\":1}}," SUBSYS1
+		  "," LISTEN1),
+	  "1 subsystems and the discovery subsystem exceed max_subsystems 1" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":\"n\","
+		   "\"ana_reporting\":true}}"),
+	  "config: nvmf_create_subsystem: parameter 'ana_reporting' is supported only as false "
+	  "(subsystem nvmf, entry 1)" },
+	{ NVMF_ONE(SUBSYS1 "," SUBSYS1 "," LISTEN1),
+	  "config: nvmf_create_subsystem: subsystem 'nqn.2016-06.io.spdk:cnode1' is created twice "
+	  "(subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(
+		  "{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":"
+		  "\"nqn.2016-06.io.spdk:cnode1\",\"serial_number\":\"123456789012345678901\"}}," LISTEN1),
+	  "config: nvmf_create_subsystem: serial number must be 1 to 20 printable ASCII characters "
+	  "(subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":"
+		   "\"nqn.2016-06.io.spdk:cnode1\",\"min_cntlid\":10,\"max_cntlid\":5}}," LISTEN1),
+	  "config: nvmf_create_subsystem: controller ID range 10..5 is not within 1..65519 or is "
+	  "empty (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":"
+		   "\"nqn.2016-06.io.spdk:cnode1\",\"max_cntlid\":65520}}"),
+	  "config: nvmf_create_subsystem: parameter 'max_cntlid' must be an integer from 1 to "
+	  "65519 (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE(LISTEN1),
+	  "config: nvmf_subsystem_add_listener: unknown subsystem 'nqn.2016-06.io.spdk:cnode1' "
+	  "(subsystem nvmf, entry 1)" },
+	{ NVMF_ONE(SUBSYS1 ",{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+			   "\"nqn.2016-06.io.spdk:cnode1\",\"listen_address\":{\"trtype\":\"TCP\","
+			   "\"adrfam\":\"IB\",\"traddr\":\"1.2.3.4\",\"trsvcid\":\"4420\"}}}"),
+	  "config: nvmf_subsystem_add_listener: address family 'IB' is not supported (IPv4 or "
+	  "IPv6) (subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(SUBSYS1 ",{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+			   "\"nqn.2016-06.io.spdk:cnode1\",\"listen_address\":{\"trtype\":\"TCP\","
+			   "\"traddr\":\"1.2.3.4\",\"trsvcid\":\"4420\",\"priority\":1}}}"),
+	  "config: nvmf_subsystem_add_listener: unsupported parameter "
+	  "'listen_address.priority' (subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(SUBSYS1 ",{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+			   "\"nqn.2016-06.io.spdk:cnode1\",\"listen_address\":{\"trtype\":\"TCP\","
+			   "\"adrfam\":\"IPv6\",\"traddr\":\"1.2.3.4\",\"trsvcid\":\"4420\"}}}"),
+	  "config: nvmf_subsystem_add_listener: '1.2.3.4' is not a numeric IPv6 address "
+	  "(subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(SUBSYS1 ",{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+			   "\"nqn.2016-06.io.spdk:cnode1\",\"listen_address\":{\"trtype\":\"TCP\","
+			   "\"traddr\":\"1.2.3.4\",\"trsvcid\":4420}}}"),
+	  "config: nvmf_subsystem_add_listener: parameter 'listen_address.trsvcid' must be a "
+	  "non-empty string (subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(SUBSYS1
+		   ",{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+		   "\"nqn.2016-06.io.spdk:cnode1\",\"listen_address\":{\"trtype\":\"TCP\","
+		   "\"traddr\":\"1.2.3.4\",\"trsvcid\":\"4420\"},\"secure_channel\":true}}"),
+	  "config: nvmf_subsystem_add_listener: parameter 'secure_channel' is supported only as "
+	  "false (subsystem nvmf, entry 2)" },
+	{ TWO_SECTIONS(MALLOC0, ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+				"\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"nsid\":1,"
+				"\"bdev_name\":\"Malloc9\"}}}"),
+	  "config: nvmf_subsystem_add_ns: unknown bdev 'Malloc9' (subsystem nvmf, entry 3)" },
+	{ TWO_SECTIONS(MALLOC0, ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+				"\"nqn.2016-06.io.spdk:cnode9\",\"namespace\":{\"bdev_name\":"
+				"\"Malloc0\"}}}"),
+	  "config: nvmf_subsystem_add_ns: unknown subsystem 'nqn.2016-06.io.spdk:cnode9' "
+	  "(subsystem nvmf, entry 3)" },
+	{ TWO_SECTIONS(MALLOC0, ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+				"\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"bdev_name\":"
+				"\"Malloc0\"}}},"
+				"{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+				"\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"bdev_name\":"
+				"\"Malloc0\"}}}"),
+	  "config: nvmf_subsystem_add_ns: bdev 'Malloc0' already backs a namespace (one namespace "
+	  "per bdev) (subsystem nvmf, entry 4)" },
+	{ TWO_SECTIONS(MALLOC0 "," MALLOC0, ""),
+	  "config: bdev_malloc_create: bdev name 'Malloc0' is already used (subsystem bdev, "
+	  "entry 2)" },
+	{ TWO_SECTIONS(MALLOC0, ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+				"\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"bdev_name\":"
+				"\"Malloc0\",\"nguid\":\"1234\"}}}"),
+	  "config: nvmf_subsystem_add_ns: parameter 'namespace.nguid' must be 32 hex digits: "
+	  "'1234' (subsystem nvmf, entry 3)" },
+	{ TWO_SECTIONS(MALLOC0, ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+				"\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"bdev_name\":"
+				"\"Malloc0\",\"ptpl_file\":\"/var/ptpl\"}}}"),
+	  "config: nvmf_subsystem_add_ns: parameter 'namespace.ptpl_file' is not supported "
+	  "(subsystem nvmf, entry 3)" },
+	{ TWO_SECTIONS(MALLOC0, ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+				"\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"bdev_name\":"
+				"\"Malloc0\",\"no_auto_visible\":true}}}"),
+	  "config: nvmf_subsystem_add_ns: parameter 'namespace.no_auto_visible' is supported only "
+	  "as false (subsystem nvmf, entry 3)" },
+	{ TWO_SECTIONS(MALLOC0, ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+				"\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":\"Malloc0\"}}"),
+	  "config: nvmf_subsystem_add_ns: parameter 'namespace' must be an object "
+	  "(subsystem nvmf, entry 3)" },
+	{ "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[" MALLOC0 "]},"
+	  "{\"subsystem\":\"nvmf\",\"config\":[{\"method\":\"nvmf_create_subsystem\",\"params\":"
+	  "{\"nqn\":\"nqn.2016-06.io.spdk:cnode1\",\"max_namespaces\":2}}," LISTEN1
+	  ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+	  "\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"nsid\":3,\"bdev_name\":"
+	  "\"Malloc0\"}}}]}]}",
+	  "config: nvmf_subsystem_add_ns: nsid 3 is above max_namespaces 2 of "
+	  "'nqn.2016-06.io.spdk:cnode1' (subsystem nvmf, entry 3)" },
+	{ TWO_SECTIONS(MALLOC0, ",{\"method\":\"nvmf_subsystem_add_host\",\"params\":{\"nqn\":"
+				"\"nqn.2016-06.io.spdk:cnode1\",\"host\":\"nqn.2024-01.io.test:h\","
+				"\"psk\":\"key0\"}}"),
+	  "config: nvmf_subsystem_add_host: parameter 'psk' is not supported (subsystem nvmf, "
+	  "entry 3)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_subsystem_allow_any_host\",\"params\":{\"nqn\":"
+		   "\"nqn.2016-06.io.spdk:cnode1\",\"allow_any_host\":1}}"),
+	  "config: nvmf_subsystem_allow_any_host: parameter 'allow_any_host' must be true or false "
+	  "(subsystem nvmf, entry 1)" },
+	{ "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":{}}]}",
+	  "config: \"config\" of subsystem bdev must be an array" },
+	{ "{\"subsystems\":[{\"config\":[]}]}",
+	  "config: subsystems[0] must be an object with a \"subsystem\" name" },
+	{ "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[],\"x\":1}]}",
+	  "config: unexpected key 'x' in subsystem bdev" },
+	{ "[]", "config: the top level must be an object with a \"subsystems\" array" },
+	{ "{\"subsystems\":[],\"version\":1}", "config: unexpected top-level key 'version'" },
+};
+
+static void test_cfg_errors(void **state)
+{
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(cfg_errors) / sizeof(cfg_errors[0]); i++) {
+		plan_free(&f->plan);
+		plan_init(&f->plan);
+		f->err[0] = '\0';
+		print_message("case %zu: %s\n", i, cfg_errors[i].msg);
+		assert_int_equal(cfg(f, cfg_errors[i].json), -EINVAL);
+		assert_string_equal(f->err, cfg_errors[i].msg);
+	}
+}
+
+/* jansson words syntax errors; only our part of the message is asserted. */
+static void test_cfg_syntax_errors(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(cfg(f, "{\"subsystems\":["), -EINVAL);
+	assert_memory_equal(f->err, "config: line 1, column ", 23);
+	assert_non_null(strstr(f->err, "expected"));
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	assert_int_equal(cfg(f, "{\"subsystems\":[],\n\"subsystems\":[]}"), -EINVAL);
+	assert_memory_equal(f->err, "config: line 2, column ", 23);
+	assert_non_null(strstr(f->err, "duplicate object key"));
+}
+
+static void test_cfg_load_file_missing(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(config_load_file("/nonexistent/nvmft-tgt.json", &f->plan, f->err, ERRLEN),
+			 -ENOENT);
+	assert_string_equal(f->err, "config: cannot read '/nonexistent/nvmft-tgt.json': No such "
+				    "file or directory");
+	assert_int_equal(config_load_file("/", &f->plan, f->err, ERRLEN), -EINVAL);
+	assert_string_equal(f->err, "config: cannot read '/': not a regular file");
+}
+
+static void test_cfg_load_file(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(config_load_file(spdk_fixture_path, &f->plan, f->err, ERRLEN), 0);
+	assert_int_equal(f->plan.n_bdevs, 3);
+	assert_int_equal(f->plan.n_subsys, 2);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_ids),
+		cmocka_unit_test_setup_teardown(test_cli_defaults, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_simple, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_ipv6_forms, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_subsystem_rules, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_default_then_named, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_file_ns, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_flags, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_last_mode_wins, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_errors, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_nothing_to_listen, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_minimal, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_spdk_save_config, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_plus_cli, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_more_methods, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_empty_sections, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_errors, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_syntax_errors, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_load_file_missing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_load_file, fx_setup, fx_teardown),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s SPDK_SAVE_CONFIG_JSON\n", argv[0]);
+		return 1;
+	}
+	spdk_fixture_path = argv[1];
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
