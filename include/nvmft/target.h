@@ -51,6 +51,9 @@ typedef struct nvmft_poll_group *(*nvmft_assign_fn)(void *arg, const struct nvmf
  * @drain_timeout_ms: how long pausing a subsystem or removing a namespace
  *                    waits for backend I/O in flight before giving up
  *                    (the operation then completes with -ETIMEDOUT)
+ * @connect_timeout_ms: a connection that has not completed Fabrics Connect
+ *                      this long after it was accepted is closed, so idle
+ *                      or half-open peers cannot hold connection slots
  *
  * Fields may only be added at the end.  Fill with nvmft_target_opts_init().
  */
@@ -65,6 +68,7 @@ struct nvmft_target_opts {
 	const char *discovery_nqn;
 	uint32_t max_connections;
 	uint32_t drain_timeout_ms;
+	uint32_t connect_timeout_ms;
 };
 
 /**

@@ -164,6 +164,7 @@ static void fabrics_connect(struct nvmft_req *req)
 		qp->pgss = nvmft_pg_subsys(qp->pg, ss->id);
 		qp->pgss->num_qpairs++;
 		qp->state = NVMFT_QPAIR_ACTIVE;
+		nvmft_pg_timer_cancel(qp->pg, &qp->connect_timer);
 	}
 	nvmft_subsystem_unref(ss);
 	if (status == 0) {

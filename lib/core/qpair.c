@@ -20,6 +20,7 @@
 #include "core/target.h"
 #include "core/transport.h"
 #include "util/compiler.h"
+#include "util/time.h"
 
 void nvmft_qpair_init(struct nvmft_qpair *qp, struct nvmft_transport *tr, struct nvmft_listener *l)
 {
@@ -28,6 +29,23 @@ void nvmft_qpair_init(struct nvmft_qpair *qp, struct nvmft_transport *tr, struct
 	qp->listener = l;
 	qp->state = NVMFT_QPAIR_UNCONNECTED;
 	qp->stats.size = sizeof(qp->stats);
+}
+
+static void qpair_connect_expired(struct nvmft_timer *t)
+{
+	struct nvmft_qpair *qp = nvmft_container_of(t, struct nvmft_qpair, connect_timer);
+
+	if (qp->state != NVMFT_QPAIR_UNCONNECTED)
+		return;
+	nvmft_info(&qp->tr->tgt->log, "%s: closing a %s connection that did not Connect in time",
+		   qp->pg->name, qp->tr->ops->name);
+	nvmft_qpair_disconnect(qp);
+}
+
+void nvmft_qpair_arm_connect_timer(struct nvmft_qpair *qp, uint32_t timeout_ms)
+{
+	qp->connect_timer.fn = qpair_connect_expired;
+	nvmft_pg_timer_arm(qp->pg, &qp->connect_timer, nvmft_now_ms() + timeout_ms);
 }
 
 /* Commands held by a paused subsystem never ran: answer them now. */
@@ -51,6 +69,8 @@ void nvmft_qpair_disconnect(struct nvmft_qpair *qp)
 	if (qp->state >= NVMFT_QPAIR_DISCONNECTING)
 		return;
 	qp->state = NVMFT_QPAIR_DISCONNECTING;
+	if (qp->connect_timer.deadline_ms != 0)
+		nvmft_pg_timer_cancel(qp->pg, &qp->connect_timer);
 	/* A held fused first half is answered before the wire goes. */
 	nvmft_io_qpair_disconnect(qp);
 	/* The transport stops the wire first, so the answers below go nowhere. */

@@ -15,6 +15,7 @@
 #include <bsd/sys/queue.h>
 #include <nvmft/ctrlr.h>
 
+#include "core/poll_group.h"
 #include "util/msgq.h"
 
 struct nvmft_ctrlr;
@@ -48,7 +49,7 @@ struct nvmft_qpair {
 	struct nvmft_qpair_stats stats;
 	struct nvmft_msg msg;            /* assignment, then deferred disconnect */
 	bool _Atomic disconnect_posted;  /* @msg is queued for a disconnect */
-	uint64_t accepted_ms;            /* Connect must arrive within a deadline */
+	struct nvmft_timer connect_timer; /* Connect must arrive within a deadline */
 	TAILQ_ENTRY(nvmft_qpair) link;   /* the group's qpairs or reap_q */
 	/* io.c: a fused first command whose second has not been parsed yet. */
 	struct nvmft_req *io_fused_first;
@@ -65,6 +66,8 @@ void nvmft_qpair_init(struct nvmft_qpair *qp, struct nvmft_transport *tr,
 void nvmft_qpair_disconnect(struct nvmft_qpair *qp);
 /* Ask @qp's own group to disconnect it. Any thread. */
 void nvmft_qpair_disconnect_remote(struct nvmft_qpair *qp);
+/* Start the Connect deadline of a qpair that just arrived on its group. */
+void nvmft_qpair_arm_connect_timer(struct nvmft_qpair *qp, uint32_t timeout_ms);
 /* Called by the poll loop for a reaped qpair. */
 void nvmft_qpair_free(struct nvmft_qpair *qp);
 static inline bool nvmft_qpair_is_admin(const struct nvmft_qpair *qp)

@@ -38,6 +38,7 @@ NVMFT_EXPORT void nvmft_target_opts_init(struct nvmft_target_opts *opts, size_t 
 		.discovery_nqn = NULL,
 		.max_connections = 4096,
 		.drain_timeout_ms = 30000,
+		.connect_timeout_ms = 10000,
 	};
 
 	if (opts == NULL || size < sizeof(size_t))
@@ -89,7 +90,7 @@ NVMFT_EXPORT int nvmft_target_new(const struct nvmft_target_opts *opts, struct n
 		o.size = sizeof(o);
 	}
 	if (o.max_subsystems < 1 || o.max_subsystems > 65535 || o.max_connections == 0 ||
-	    o.drain_timeout_ms == 0)
+	    o.drain_timeout_ms == 0 || o.connect_timeout_ms == 0)
 		return -EINVAL;
 	dnqn = o.discovery_nqn ? o.discovery_nqn : NVMFT_DISCOVERY_NQN;
 	if (strlen(dnqn) > NVMFT_NQN_MAX_LEN || !nvmft_nqn_valid(dnqn, strlen(dnqn) + 1))
@@ -179,8 +180,8 @@ static void target_assign_msg(struct nvmft_msg *msg)
 		qp->tr->ops->qpair_free(qp);
 		return;
 	}
-	qp->accepted_ms = nvmft_now_ms();
 	TAILQ_INSERT_TAIL(&pg->qpairs, qp, link);
+	nvmft_qpair_arm_connect_timer(qp, qp->tr->tgt->opts.connect_timeout_ms);
 	if (pgt->tr->ops->pg_add_qpair(pgt->tpg, qp) < 0) {
 		nvmft_qpair_disconnect(qp);
 		if (qp->outstanding == 0)

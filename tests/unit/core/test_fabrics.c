@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -371,6 +372,39 @@ static void test_cntlid_range(void **state)
 	lt_qpair_close(c);
 }
 
+/* A peer that never sends Connect loses its connection at the deadline; one that does keeps it. */
+static void test_connect_deadline(void **state)
+{
+	struct nvmft_target_opts to;
+	struct lt_env env;
+	struct lt_qpair *idle, *ok;
+
+	(void)state;
+	nvmft_target_opts_init(&to, sizeof(to));
+	to.connect_timeout_ms = 100;
+	assert_int_equal(lt_env_init_tgt(&env, NULL, &to), 0);
+	assert_non_null(lt_env_add_subsystem(&env, NQN, true));
+	idle = lt_qpair_new(&env, 0);
+	ok = lt_connect_admin(&env, NQN, LT_HOSTNQN, NULL);
+	assert_non_null(ok);
+	for (int i = 0; i < 300 && !lt_qpair_is_dead(idle); i++) {
+		usleep(10 * 1000);
+		lt_env_poll(&env);
+	}
+	assert_true(lt_qpair_is_dead(idle));
+	/* Well past the deadline, the connected queue still works. */
+	assert_int_equal(lt_cmd(ok, &(struct nvmft_cmd){ .opcode = nvme_admin_keep_alive }, NULL, 0).status, 0);
+	assert_false(lt_qpair_is_dead(ok));
+	to.connect_timeout_ms = 0;
+	{
+		struct nvmft_target *t = (struct nvmft_target *)0x1;
+
+		assert_int_equal(nvmft_target_new(&to, &t), -EINVAL);
+		assert_ptr_equal(t, (struct nvmft_target *)0x1);
+	}
+	lt_env_fini(&env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_and_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_alive_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cntlid_range, setup, teardown),
+		cmocka_unit_test(test_connect_deadline),
 	};
 
 	return cmocka_run_group_tests_name("fabrics", tests, NULL, NULL);
