@@ -85,18 +85,20 @@ static uint16_t fill_error(struct nvmft_req *req, uint8_t *buf)
 }
 
 /* Bytes moved by the controller's I/O queues; admin data is not host data. */
-static void io_bytes(struct nvmft_ctrlr *ctrlr, uint64_t *rd, uint64_t *wr)
+/* Host read/write commands and their data: queues gone plus queues alive. */
+static void smart_counts(struct nvmft_ctrlr *ctrlr, struct nvmft_smart_counts *c)
 {
-	*rd = 0;
-	*wr = 0;
 	pthread_mutex_lock(&ctrlr->lock);
+	*c = ctrlr->smart_gone;
 	for (uint32_t qid = 1; qid < ctrlr->max_qpairs; qid++) {
 		const struct nvmft_qpair *qp = ctrlr->qpairs[qid];
 
 		if (qp == NULL)
 			continue;
-		*rd += nvmft_stat_read(qp->stats.bytes_read);
-		*wr += nvmft_stat_read(qp->stats.bytes_written);
+		c->read_cmds += nvmft_stat_read(qp->smart.read_cmds);
+		c->write_cmds += nvmft_stat_read(qp->smart.write_cmds);
+		c->read_bytes += nvmft_stat_read(qp->smart.read_bytes);
+		c->write_bytes += nvmft_stat_read(qp->smart.write_bytes);
 	}
 	pthread_mutex_unlock(&ctrlr->lock);
 }
@@ -106,7 +108,7 @@ static uint16_t fill_smart(struct nvmft_req *req, uint8_t *buf)
 	struct nvmft_ctrlr *ctrlr = req->qpair->ctrlr;
 	struct nvme_smart_log *s = (struct nvme_smart_log *)buf;
 	uint32_t nsid = le32toh(req->cmd.nsid);
-	uint64_t rd, wr;
+	struct nvmft_smart_counts c;
 
 	/* Not kept per namespace (LPA bit 0 clear): only the controller-wide view exists. */
 	if (nsid != 0 && nsid != NVME_NSID_ALL)
@@ -117,9 +119,12 @@ static uint16_t fill_smart(struct nvmft_req *req, uint8_t *buf)
 	s->temperature[1] = LOG_TEMP_K >> 8;
 	s->avail_spare = 100;
 	s->spare_thresh = 10;
-	io_bytes(ctrlr, &rd, &wr);
-	put_u128_le(s->data_units_read, NVMFT_DIV_ROUND_UP(rd, LOG_DATA_UNIT));
-	put_u128_le(s->data_units_written, NVMFT_DIV_ROUND_UP(wr, LOG_DATA_UNIT));
+	smart_counts(ctrlr, &c);
+	/* Only Read/Compare and Write count: not Connect data or DSM range lists. */
+	put_u128_le(s->data_units_read, NVMFT_DIV_ROUND_UP(c.read_bytes, LOG_DATA_UNIT));
+	put_u128_le(s->data_units_written, NVMFT_DIV_ROUND_UP(c.write_bytes, LOG_DATA_UNIT));
+	put_u128_le(s->host_reads, c.read_cmds);
+	put_u128_le(s->host_writes, c.write_cmds);
 	put_u128_le(s->num_err_log_entries, ctrlr->error_count);
 	return 0;
 }

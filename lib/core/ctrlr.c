@@ -218,6 +218,11 @@ void nvmft_ctrlr_remove_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_qpair *qp)
 
 	pthread_mutex_lock(&ctrlr->lock);
 	if (qp->qid < ctrlr->max_qpairs && ctrlr->qpairs[qp->qid] == qp) {
+		/* SMART counters are the controller's lifetime, not the queue's. */
+		ctrlr->smart_gone.read_cmds += nvmft_stat_read(qp->smart.read_cmds);
+		ctrlr->smart_gone.write_cmds += nvmft_stat_read(qp->smart.write_cmds);
+		ctrlr->smart_gone.read_bytes += nvmft_stat_read(qp->smart.read_bytes);
+		ctrlr->smart_gone.write_bytes += nvmft_stat_read(qp->smart.write_bytes);
 		ctrlr->qpairs[qp->qid] = NULL;
 		ctrlr->num_qpairs--;
 		if (qp->qid != 0 && ctrlr->resetting && !ctrlr->deleting)

@@ -18,6 +18,7 @@
 #include <nvmft/ctrlr.h>
 
 #include "core/poll_group.h"
+#include "core/qpair.h"
 #include "spec/spec.h"
 
 struct nvmft_req;
@@ -113,6 +114,8 @@ struct nvmft_ctrlr {
 	uint64_t error_count;
 	uint32_t errlog_head;
 
+	/* SMART counts of I/O queues that are gone, added when each is removed. */
+	struct nvmft_smart_counts smart_gone; /* under @lock */
 	bool shutting_down;         /* CC.SHN written; SHST completes at quiesce */
 	struct nvmft_msg msg;       /* "I/O queues gone" from another group */
 

@@ -814,7 +814,8 @@ static uint16_t io_parse_dsm(struct nvmft_req *req, const struct nvmft_ns *ns)
 		return IO_ERR(NVME_SC_INVALID_FIELD);
 	if ((cdw11 & IO_DSM_AD) && ns->read_only)
 		return IO_ERR(NVME_SC_NS_WRITE_PROTECTED);
-	if (req->length != io_dsm_nr(req) * IO_DSM_RANGE_SIZE)
+	/* Linux always sends a whole page of ranges: only a short buffer is wrong. */
+	if (req->length < io_dsm_nr(req) * IO_DSM_RANGE_SIZE)
 		return IO_ERR(NVME_SC_SGL_INVALID_DATA);
 	req->io_type = NVMFT_IO_DEALLOCATE;
 	req->execute = io_dsm_exec;

@@ -33,6 +33,14 @@ enum nvmft_qpair_state {
 	NVMFT_QPAIR_REAPED,        /* queued for freeing */
 };
 
+/* SMART: completed host read (Read, Compare) and write commands and their bytes. */
+struct nvmft_smart_counts {
+	uint64_t read_cmds;
+	uint64_t write_cmds;
+	uint64_t read_bytes;
+	uint64_t write_bytes;
+};
+
 struct nvmft_qpair {
 	struct nvmft_transport *tr;
 	struct nvmft_listener *listener;
@@ -47,6 +55,7 @@ struct nvmft_qpair {
 	bool sq_flow_disabled;
 	uint32_t outstanding;            /* requests between init and release */
 	struct nvmft_qpair_stats stats;
+	struct nvmft_smart_counts smart;
 	struct nvmft_msg msg;            /* assignment, then deferred disconnect */
 	bool _Atomic disconnect_posted;  /* @msg is queued for a disconnect */
 	struct nvmft_timer connect_timer; /* Connect must arrive within a deadline */

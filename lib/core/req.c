@@ -16,6 +16,7 @@
 #include "core/req.h"
 #include "core/subsystem.h"
 #include "core/transport.h"
+#include "core/target.h"
 #include "util/compiler.h"
 
 static uint8_t req_xfer_of(const struct nvmft_cmd *cmd)
@@ -208,9 +209,24 @@ void nvmft_req_finish(struct nvmft_req *req, uint16_t status)
 	cpl->sqhd = htole16(qp->sq_flow_disabled ? 0xffff : qp->sqhd);
 	cpl->status = nvmft_status_to_wire(status);
 	if (status != 0) {
+		/* Rejections are otherwise invisible on the target side. */
+		nvmft_debug(&qp->tr->tgt->log, "qid %u cid %u opcode 0x%02x nsid %u: status 0x%03x%s",
+			    qp->qid, le16toh(req->cmd.cid), req->cmd.opcode, le32toh(req->cmd.nsid),
+			    status & 0x7ff, (status & NVME_SC_DNR) ? " DNR" : "");
 		nvmft_stat_add(qp->stats.errors, 1);
 		if (qp->ctrlr != NULL && req->cmd.opcode != NVMFT_OPC_FABRICS)
 			nvmft_ctrlr_log_error(qp->ctrlr, req, status);
+	}
+	if ((req->flags & NVMFT_REQ_F_IO) && status == 0) {
+		struct nvmft_smart_counts *sm = &qp->smart;
+
+		if (req->io_type == NVMFT_IO_READ || req->io_type == NVMFT_IO_COMPARE) {
+			nvmft_stat_add(sm->read_cmds, 1);
+			nvmft_stat_add(sm->read_bytes, req->length);
+		} else if (req->io_type == NVMFT_IO_WRITE) {
+			nvmft_stat_add(sm->write_cmds, 1);
+			nvmft_stat_add(sm->write_bytes, req->length);
+		}
 	}
 	if (req->xfer == NVMFT_XFER_C2H && status == 0) {
 		nvmft_stat_add(qp->stats.bytes_read, req->length);

@@ -77,7 +77,7 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'fail "interrupted"; exit 1' INT TERM
+trap 'fail "interrupted"; finish' INT TERM
 
 finish() {
 	trap - INT TERM
@@ -146,7 +146,10 @@ stop_target() {
 		fi
 	fi
 	unset "tpid[$name]"
-	bad=$(grep -E '^nvmft-tgt: (emerg|alert|crit|error|warning):' "$workdir/$name.err" |
+	# Errors, warnings, and a controller the target failed (keep-alive
+	# expiry, fatal transport error: a notice naming the controller).
+	bad=$(grep -E '^nvmft-tgt: ((emerg|alert|crit|error|warning):|notice: .*: controller [0-9]+ of .* \(host )' \
+		"$workdir/$name.err" |
 		{ if [ -n "$allowed" ]; then grep -Ev "$allowed"; else cat; fi })
 	if [ -n "$bad" ]; then
 		fail "target $name logged unexpected errors/warnings:"
@@ -188,6 +191,11 @@ run_guest() {
 	run_pid=""
 	wait "$tail_pid" 2>/dev/null
 	tail_pid=""
+	if grep -q '^\[linux-host\] ERROR:' "$workdir/guest.log"; then
+		fail "the VM harness failed: $(grep '^\[linux-host\] ERROR:' "$workdir/guest.log" |
+			head -1)"
+		return
+	fi
 	case $rc in
 	0) pass "guest script $script: every phase passed" ;;
 	124) fail "guest timed out (run --timeout)" ;;
@@ -230,9 +238,15 @@ test_basic() {
 		--env NQN_FILE="$nqn_file" --env SERIAL="$serial" --env MODEL="$model" \
 		--env MAX_NS=8 --env NS_UUID="$uuid" --env RAM_MB=64 --env MAX_IO_KIB=128 \
 		--env FILE_MB=$file_mb --env FILE_WRITE_MB=$write_mb --env FILE_TAIL_SHA="$tail_sha"
-	# The guest's Error Information log check sends an unsupported admin
-	# opcode on purpose; nothing else may be logged as an error or warning.
-	stop_target tgt
+	# The guest's link goes down for longer than KATO on purpose: the target
+	# must expire that controller, and nothing else may fail.
+	local expiry="notice: .*: controller [0-9]+ of $nqn_ram \(host .*\): keep-alive timeout expired\$"
+	stop_target tgt "$expiry"
+	case $(grep -cE "$expiry" "$workdir/tgt.err") in
+	1) pass "target expired the controller whose host went silent" ;;
+	0) fail "target did not report a keep-alive timeout while the guest's link was down" ;;
+	*) fail "target reported more than one keep-alive timeout: $(grep -E "$expiry" "$workdir/tgt.err")" ;;
+	esac
 
 	guest_sha=$(tr -d '\r' < "$workdir/guest.log" | grep -ao 'E2E-FILE-SHA256=[0-9a-f]*' |
 		tail -1 | cut -d= -f2)
@@ -258,8 +272,9 @@ test_basic() {
 test_fio_mq() {
 	local nqn=nqn.2024-01.io.libnvmft:e2e-mq
 	start_target tgt -m 2 --event -n "$nqn" --ns ram:128M
-	run_guest fio-mq.sh --include "$fio" --env TARGET_PORT="${tport[tgt]}" --env NQN="$nqn" \
-		--env IO_QUEUES=4
+	# Two vCPUs on every machine, so the queue layout is always the same.
+	run_guest fio-mq.sh --smp 2 --include "$fio" --env TARGET_PORT="${tport[tgt]}" \
+		--env NQN="$nqn" --env IO_QUEUES=4
 	stop_target tgt
 	qids_seen tgt 4
 }

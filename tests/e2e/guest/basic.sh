@@ -3,7 +3,8 @@
 # End-to-end test "basic" (guest side): the Linux NVMe/TCP host against
 # nvmft-tgt on the host.  Discovery, Identify and log pages, a dd verify,
 # Flush, Write Zeroes, Deallocate (nvme dsm and blkdiscard), data surviving a
-# disconnect/reconnect, and a namespace backed by a file on the host.
+# disconnect/reconnect, Keep Alive while idle and when the host goes silent,
+# and a namespace backed by a file on the host.
 # Started by run-e2e.sh, which sets up the target and passes:
 #   TARGET_PORT, NQN_RAM, NQN_FILE, SERIAL, MODEL, MAX_NS, NS_UUID, RAM_MB,
 #   FILE_MB, FILE_WRITE_MB, FILE_TAIL_SHA, MAX_IO_KIB, E2E_GUEST
@@ -139,7 +140,8 @@ error_log() {
 		{ e2e_bad "admin opcode 0xc1 did not fail with Invalid Command Opcode"; return 1; }
 	lh_run nvme error-log "/dev/$ctrl" --log-entries=2 > $e || { e2e_bad "nvme error-log failed"; return 1; }
 	cat $e
-	# "0x1(...)": the status field without its phase bit.
+	# nvme-cli prints the status field without its phase bit, "0x4001(...)":
+	# DNR and the status code.
 	st=$(e2e_field $e status_field)
 	st=${st%%[(]*}
 	e2e_eq "error log entry 0 error_count" "$(e2e_field $e error_count)" 1 &&
@@ -167,7 +169,8 @@ smart_counters() {
 		e2e_ge "smart host_read_commands" "$(e2e_field $s host_read_commands)" $min_cmds
 }
 
-# SMART must count only data the host wrote: nothing yet, right after connect.
+# SMART's Data Units Written counts data of the host's write commands only
+# (not, e.g., Fabrics Connect data): zero right after connecting.
 smart_fresh() {
 	local s=/tmp/smart
 	lh_run nvme smart-log "/dev/$ctrl" > $s || { e2e_bad "nvme smart-log failed"; return 1; }
@@ -209,6 +212,28 @@ write_zeroes() {
 	middle_zeroed $off
 }
 
+# Compare (advertised in ONCS): matching data succeeds, different data fails
+# with Compare Failure.  16 KiB: more than the 4 KiB in-capsule data.
+compare() {
+	local lba=$((48 * 2048))
+	e2e_write_random "$dev" 48 1 /tmp/cmp || { e2e_bad "write failed"; return 1; }
+	head -c 16384 /tmp/cmp > /tmp/cmp16k
+	lh_run nvme compare "$dev" --start-block=$lba --block-count=31 --data-size=16384 \
+		--data=/tmp/cmp16k || { e2e_bad "compare of identical data failed"; return 1; }
+	head -c 16384 /dev/zero > /tmp/cmp16k
+	lh_say "+ nvme compare $dev --start-block=$lba --block-count=31 --data-size=16384 (zeroes)"
+	if nvme compare "$dev" --start-block=$lba --block-count=31 --data-size=16384 \
+		--data=/tmp/cmp16k > /tmp/cmp.out 2>&1; then
+		cat /tmp/cmp.out
+		e2e_bad "compare of different data succeeded"
+		return 1
+	fi
+	cat /tmp/cmp.out
+	grep -qE '\(0x4?285\)' /tmp/cmp.out ||
+		{ e2e_bad "different data did not fail with Compare Failure (0x285)"; return 1; }
+	lh_say "  ok: Compare Failure for different data"
+}
+
 # Deallocate through nvme-cli: one 16-byte range, exactly the range list.
 discard_dsm() {
 	local off=24
@@ -240,6 +265,58 @@ reconnect() {
 	ctrl=$(e2e_ctrl "$NQN_RAM") || { e2e_bad "no controller after reconnect"; return 1; }
 	lh_say "  reconnected: /dev/$ctrl, namespace $dev"
 	e2e_region_is /tmp/keep "$dev" $off 4
+}
+
+# An idle controller stays up for longer than the Keep Alive Timeout the
+# target enforces (Get Features KATO, what the host asked for in Connect):
+# the host's Keep Alive commands must reset the target's timer.  Had it expired, the target would drop the association and the host
+# would start error recovery.
+keep_alive() {
+	local line kato_ms idle n0 news
+	line=$(nvme get-feature "/dev/$ctrl" --feature-id=0x0f) ||
+		{ e2e_bad "get-feature KATO failed"; return 1; }
+	lh_say "  $line"
+	kato_ms=$((${line##*:}))
+	e2e_ge "KATO (ms)" "$kato_ms" 1000 || return 1
+	idle=$((kato_ms / 1000 + 3))
+	n0=$(dmesg | wc -l)
+	lh_say "  idle for $idle s (host sends Keep Alive every few s; sysfs kato $(cat /sys/class/nvme/$ctrl/kato) s)"
+	sleep $idle
+	news=$(dmesg | tail -n +$((n0 + 1)))
+	[ -z "$news" ] || printf '%s\n' "$news"
+	if printf '%s\n' "$news" | grep -qiE 'error recovery|reconnect|keep.?alive|timeout'; then
+		e2e_bad "the host saw the controller fail while idle"
+		return 1
+	fi
+	e2e_eq "state after idling" "$(cat /sys/class/nvme/$ctrl/state)" live &&
+		e2e_region_is /tmp/keep "$dev" 32 4
+}
+
+# The host goes silent (its link down) for longer than KATO: the target must
+# expire the controller (run-e2e.sh looks for the notice), and when the link
+# is back the host's error recovery connects a new association to the same
+# data.
+keep_alive_expiry() {
+	local kato_ms i=0 st
+	kato_ms=$(($(nvme get-feature "/dev/$ctrl" --feature-id=0x0f | sed 's/.*://')))
+	lh_say "+ ip link set eth0 down; sleep $((kato_ms / 1000 + 4)); ip link set eth0 up"
+	ip link set eth0 down || { e2e_bad "cannot take eth0 down"; return 1; }
+	sleep $((kato_ms / 1000 + 4))
+	ip link set eth0 up || { e2e_bad "cannot bring eth0 up"; return 1; }
+	# Error recovery retries every reconnect_delay (2 s) for ctrl_loss_tmo.
+	while [ $i -lt 150 ]; do
+		st=$(cat "/sys/class/nvme/$ctrl/state" 2>/dev/null)
+		if [ "$st" = live ] && dmesg | grep -q "$ctrl: Successfully reconnected"; then
+			break
+		fi
+		sleep 0.2
+		i=$((i + 1))
+	done
+	dmesg | grep "$ctrl:" | tail -4
+	e2e_eq "state after the link came back" "$st" live || return 1
+	dmesg | grep -q "$ctrl: Successfully reconnected" ||
+		{ e2e_bad "the host did not reconnect"; return 1; }
+	e2e_region_is /tmp/keep "$dev" 32 4
 }
 
 # Namespace 1 of NQN_FILE is a FILE_MB MiB file on the host filled with
@@ -279,9 +356,12 @@ e2e_phase dd-verify dd_verify
 e2e_phase smart-counters smart_counters
 e2e_phase flush flush
 e2e_phase write-zeroes write_zeroes
+e2e_phase compare compare
 e2e_phase deallocate-nvme-dsm discard_dsm
 e2e_phase deallocate-blkdiscard discard_blk
 e2e_phase reconnect reconnect
+e2e_phase keep-alive keep_alive
+e2e_phase keep-alive-expiry keep_alive_expiry
 e2e_phase file-backend file_backend
 e2e_phase disconnect disconnect
 e2e_finish

@@ -163,12 +163,12 @@ e2e_fio() {
 	command -v fio >/dev/null || { e2e_bad "fio is not in the guest"; return 1; }
 	lh_say "+ fio --name=$name $*"
 	timeout 150 fio --name="$name" --output-format=normal "$@" > "/tmp/fio-$name.out" 2>&1 || rc=$?
-	grep -E 'err=|IOPS=|verify|error|bad' "/tmp/fio-$name.out"
 	if [ $rc != 0 ]; then
 		cat "/tmp/fio-$name.out"
 		e2e_bad "fio $name exited $rc"
 		return 1
 	fi
+	grep -E 'err=|IOPS=|verify|error|bad' "/tmp/fio-$name.out"
 	if grep -E 'err= *[1-9]' "/tmp/fio-$name.out"; then
 		e2e_bad "fio $name reported errors"
 		return 1

@@ -335,9 +335,14 @@ static void test_smart(void **state)
 	 */
 	memset(&io, 0, sizeof(io));
 	memset(&io2, 0, sizeof(io2));
-	io.stats.bytes_read = 2 * 512000 + 1;
-	io.stats.bytes_written = 512000;
-	io2.stats.bytes_read = 512000;
+	io.smart.read_bytes = 2 * 512000 + 1;
+	io.smart.read_cmds = 3;
+	io.smart.write_bytes = 512000;
+	io.smart.write_cmds = 1;
+	io2.smart.read_bytes = 512000;
+	io2.smart.read_cmds = 2;
+	/* Connect data and the like move bytes but are not host reads or writes. */
+	io2.stats.bytes_written = 1024;
 	lt_qpair_core(f->aq)->stats.bytes_read += 10 * 512000;
 	f->ctrlr->qpairs[1] = &io;
 	f->ctrlr->qpairs[5] = &io2;
@@ -351,6 +356,8 @@ static void test_smart(void **state)
 	assert_int_equal(s->percent_used, 0);
 	assert_int_equal(u128_lo(s->data_units_read), 4);
 	assert_int_equal(u128_lo(s->data_units_written), 1);
+	assert_int_equal(u128_lo(s->host_reads), 5);
+	assert_int_equal(u128_lo(s->host_writes), 1);
 	assert_int_equal(u128_lo(s->num_err_log_entries), f->ctrlr->error_count);
 	assert_true(f->ctrlr->error_count >= 2);
 	assert_int_equal(u128_lo(s->media_errors), 0);
@@ -362,6 +369,13 @@ static void test_smart(void **state)
 	assert_int_equal(log_st(f, NVME_LOG_LID_SMART, 0, 512, 0), 0);
 	assert_int_equal(u128_lo(s->data_units_read), 0);
 	assert_int_equal(u128_lo(s->data_units_written), 0);
+	/* Queues that went away still count: the controller's lifetime totals. */
+	f->ctrlr->smart_gone.read_cmds = 7;
+	f->ctrlr->smart_gone.write_bytes = 512001;
+	assert_int_equal(log_st(f, NVME_LOG_LID_SMART, 0, 512, 0), 0);
+	assert_int_equal(u128_lo(s->host_reads), 7);
+	assert_int_equal(u128_lo(s->data_units_written), 2);
+	memset(&f->ctrlr->smart_gone, 0, sizeof(f->ctrlr->smart_gone));
 	/* Not kept per namespace. */
 	assert_int_equal(log_st(f, NVME_LOG_LID_SMART, 1, 512, 0), ST_INVALID_FIELD);
 	assert_int_equal(log_st(f, NVME_LOG_LID_SMART, 2, 512, 0), ST_INVALID_FIELD);

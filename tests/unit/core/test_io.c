@@ -466,9 +466,10 @@ static void test_transfer_length(void **state)
 	dsm_set(&r[1], 1, 1);
 	c = dsm_cmd(1, 2, DSM_AD);
 	assert_int_equal(run(f, &c, r, 16), ST_DNR(NVME_SC_SGL_INVALID_DATA));
+	/* A longer buffer is fine: Linux sends the range list in a whole 4 KiB page. */
 	c = dsm_cmd(1, 1, DSM_AD);
-	assert_int_equal(run(f, &c, r, 32), ST_DNR(NVME_SC_SGL_INVALID_DATA));
-	assert_int_equal(tb_count(f->tb, 0), 1);
+	assert_int_equal(run(f, &c, r, 32), 0);
+	assert_int_equal(tb_count(f->tb, 0), 1); /* this backend cannot deallocate: advisory */
 	free(buf);
 }
 
