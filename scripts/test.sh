@@ -7,7 +7,8 @@
 #
 # Usage: scripts/test.sh [--quick] [--no-e2e] [--no-deps]
 #   --quick    skip the sanitizer pass
-#   --no-e2e   skip the end-to-end suite (and the VM preparation)
+#   --no-e2e   skip the suites that boot the Linux host VM (e2e, tools-vm)
+#              and the VM preparation
 #   --no-deps  do not run scripts/setup-deps.sh (needs no root then)
 # Build directories: build/ (default options) and build-asan/.
 set -euo pipefail
@@ -19,7 +20,7 @@ for a in "$@"; do
 	--no-e2e) e2e=0 ;;
 	--no-deps) deps=0 ;;
 	-h | --help)
-		sed -n '2,12p' "$0"
+		sed -n '3,13p' "$0"
 		exit 0
 		;;
 	*)
@@ -33,12 +34,12 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 start=$(date +%s)
 
-# The main pass runs every suite (unit, proto, abi, fuzz replay, e2e) unless
-# told otherwise; the sanitizer pass names its suites: the end-to-end VM runs
+# The main pass runs every suite (unit, proto, abi, fuzz replay, e2e, ...)
+# unless told otherwise; the sanitizer pass names its suites: the VM runs
 # would only add time there.
 main_args=()
 if [ $e2e = 0 ]; then
-	main_args=(--no-suite e2e)
+	main_args=(--no-suite e2e --no-suite tools-vm)
 fi
 asan_args=(--suite unit --suite proto)
 
@@ -80,9 +81,11 @@ test_pass() { # name, dir, timeout multiplier, meson test arguments...
 		return
 	fi
 	step "$name: test ${*:-(all suites)}"
-	rm -f "$dir/meson-logs/testlog.json"
+	# A log of our own (meson-logs/testsh.json, same format as testlog.json):
+	# a developer's concurrent "meson test" must not replace what we count.
+	rm -f "$dir/meson-logs/testsh.json"
 	run meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier "$mult" \
-		"$@" || rc=$?
+		--logbase testsh "$@" || rc=$?
 	results+=("$dir $rc")
 }
 
@@ -98,7 +101,7 @@ if [ $quick = 0 ]; then
 	# gcc: its sanitizer runtimes ship with the compiler; b_lundef=false
 	# because sanitized shared objects leave runtime symbols to the program.
 	if CC=${ASAN_CC:-gcc} CXX=${ASAN_CXX:-g++} configure build-asan \
-		-Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false; then
+		-Db_sanitize=address,undefined -Db_lundef=false; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 			test_pass "sanitizers" build-asan 3 "${asan_args[@]}"
@@ -119,7 +122,7 @@ for entry in sys.argv[1:]:
         failed += 1
         bad.append("%s: configure or build failed" % d)
         continue
-    log = os.path.join(d, "meson-logs", "testlog.json")
+    log = os.path.join(d, "meson-logs", "testsh.json")
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     if os.path.exists(log):
         with open(log) as f:
@@ -136,6 +139,11 @@ for entry in sys.argv[1:]:
                 else:
                     counts["failed"] += 1
                     bad.append("%s: %s %s" % (d, t.get("name"), r))
+                    # meson prints only stderr of a TAP test; cmocka's
+                    # failure messages are on stdout.
+                    out = [l for l in (t.get("stdout") or "").splitlines()
+                           if l.startswith("not ok") or l.startswith("# ")]
+                    bad += ["      " + l for l in out[:20]]
     if int(status) != 0 and counts["failed"] == 0:
         # meson test failed without a failing test (no tests, an error).
         counts["failed"] += 1
@@ -146,7 +154,7 @@ for entry in sys.argv[1:]:
     failed += counts["failed"]
     skipped += counts["skipped"]
 for b in bad:
-    print("  FAILED " + b)
+    print(b if b.startswith(" ") else "  FAILED " + b)
 print("skipped %d (not counted as passed)" % skipped)
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -10,10 +10,7 @@ extern const struct nvmft_transport_ops nvmft_rdma_ops;
 #endif
 
 static const struct nvmft_transport_ops *const registry[] = {
-	NULL, /* keeps the array non-empty in any configuration */
-#ifndef NVMFT_DEV_NO_TCP
 	&nvmft_tcp_ops,
-#endif
 #ifdef NVMFT_HAVE_RDMA
 	&nvmft_rdma_ops,
 #endif
@@ -22,7 +19,7 @@ static const struct nvmft_transport_ops *const registry[] = {
 const struct nvmft_transport_ops *nvmft_transport_ops_find(enum nvmft_trtype type)
 {
 	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
-		if (registry[i] != NULL && registry[i]->type == type)
+		if (registry[i]->type == type)
 			return registry[i];
 	return NULL;
 }

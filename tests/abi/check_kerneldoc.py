@@ -208,10 +208,12 @@ def check_struct_doc(where, name, members, comment):
     doc = documented_names(comment)
     for m in members:
         if m not in doc:
-            problems.append("%s: struct %s: member %s is not described (@%s:)" % (where, name, m, m))
+            problems.append("%s: struct %s: member %s is not described (@%s:)"
+                            % (where, name, m, m))
     for d in doc:
         if d not in members:
-            problems.append("%s: struct %s: describes @%s, which is not a member" % (where, name, d))
+            problems.append("%s: struct %s: describes @%s, which is not a member"
+                            % (where, name, d))
     return problems
 
 

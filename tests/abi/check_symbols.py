@@ -55,7 +55,8 @@ def header_symbols(paths):
             name = m.group(2)
             where = "%s:%d" % (os.path.basename(path), text.count("\n", 0, m.start()) + 1)
             if name in syms:
-                problems.append("%s: %s is declared again (first at %s)" % (where, name, syms[name]))
+                problems.append("%s: %s is declared again (first at %s)"
+                                % (where, name, syms[name]))
             syms[name] = where
     return syms, problems
 
@@ -82,7 +83,8 @@ def map_symbols(path):
                 if any(c in tok for c in "*?[]"):
                     problems.append("map: node %s exports a wildcard %r" % (name, tok))
                 elif tok in syms:
-                    problems.append("map: %s is listed in %s and again in %s" % (tok, syms[tok], name))
+                    problems.append("map: %s is listed in %s and again in %s"
+                                    % (tok, syms[tok], name))
                 else:
                     syms[tok] = name
             elif scope == "local":
@@ -159,7 +161,8 @@ def main():
         lib = library_symbols(args.library)
         libname = os.path.basename(args.library)
         for name in sorted(set(mapped) - set(lib)):
-            problems.append("%s: does not export %s (listed in node %s)" % (libname, name, mapped[name]))
+            problems.append("%s: does not export %s (listed in node %s)"
+                            % (libname, name, mapped[name]))
         for name in sorted(set(lib) - set(mapped)):
             problems.append("%s: exports %s, which the version script does not list "
                             "(internal symbol leak?)" % (libname, name))

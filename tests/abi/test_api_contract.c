@@ -11,7 +11,9 @@
  *  - nvmft_version() and nvmft_version_check() agree with the macros.
  *
  * "Reads nothing beyond" is checked by placing the caller's struct at the
- * very end of a page whose successor is PROT_NONE: one byte too far faults.
+ * end of a page whose successor is PROT_NONE, so an access past it faults,
+ * and by filling the bytes between its size and that end with a pattern
+ * that must not show up in what the library took from the struct.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -38,19 +40,25 @@ struct guarded {
 	size_t len;
 };
 
-/* @size bytes, filled with PATTERN, ending exactly at an inaccessible page. */
+#define ROUND8(n) (((n) + 7) & ~(size_t)7)
+
+/*
+ * Room for a struct of @size bytes, 8-byte aligned, filled with PATTERN and
+ * ending at an inaccessible page: an access past ROUND8(@size) faults, and
+ * the few bytes between @size and there keep PATTERN unless written.
+ */
 static void *guarded_alloc(struct guarded *g, size_t size)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	char *p;
 
-	assert_true(size % sizeof(uint64_t) == 0 && size <= pg);
+	assert_true(ROUND8(size) <= pg);
 	g->len = 2 * pg;
 	g->map = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(g->map != MAP_FAILED);
 	assert_int_equal(mprotect((char *)g->map + pg, pg, PROT_NONE), 0);
-	p = (char *)g->map + pg - size;
-	memset(p, PATTERN, size);
+	p = (char *)g->map + pg - ROUND8(size);
+	memset(p, PATTERN, ROUND8(size));
 	return p;
 }
 
@@ -105,22 +113,21 @@ static void tcp_init(void *o, size_t s)
 			 s < sizeof(size_t) ? -EINVAL : 0);
 }
 
-/* End of @member, and sizeof of a struct ending there: what an older build knew. */
+/*
+ * The size of an older struct that ended with @member.  Not rounded up to
+ * the alignment: the library must stop at whatever size it is given.
+ */
 #define MEMBER_END(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
-#define OLD_SIZE(type, member) \
-	((MEMBER_END(type, member) + sizeof(uint64_t) - 1) & ~(sizeof(uint64_t) - 1))
 
 /*
- * Initialise with the full size and with the size of a struct that ends
- * after the member ending at @end: the members up to @end must match the
- * full result, nothing at or beyond the smaller size may change, and a
- * struct of the smaller size at a page end must not fault.  (Padding is
- * not compared: its value is unspecified.)
+ * Initialise with the full size and with @small: the members below @small
+ * must match the full result, and nothing at or beyond @small may change,
+ * whether the struct is in a large buffer or at a page end.
  */
-static void check_opts_init(opts_init_fn init, size_t full, size_t end)
+static void check_opts_init(opts_init_fn init, size_t full, size_t small)
 {
-	size_t small = (end + sizeof(uint64_t) - 1) & ~(sizeof(uint64_t) - 1);
-	unsigned char ref[512], buf[512];
+	unsigned char ref[512] __attribute__((aligned(8)));
+	unsigned char buf[512] __attribute__((aligned(8)));
 	struct guarded g;
 	void *edge;
 
@@ -132,9 +139,9 @@ static void check_opts_init(opts_init_fn init, size_t full, size_t end)
 	memset(buf, PATTERN, sizeof(buf));
 	init(buf, small);
 	assert_int_equal(*(size_t *)(void *)buf, small);
-	if (end > sizeof(size_t))
+	if (small > sizeof(size_t))
 		assert_memory_equal(buf + sizeof(size_t), ref + sizeof(size_t),
-				    end - sizeof(size_t));
+				    small - sizeof(size_t));
 	assert_pattern(buf, small, sizeof(buf));
 
 	/* Too small to hold even the size: nothing is written at all. */
@@ -147,6 +154,7 @@ static void check_opts_init(opts_init_fn init, size_t full, size_t end)
 	edge = guarded_alloc(&g, small);
 	init(edge, small);
 	assert_int_equal(*(size_t *)edge, small);
+	assert_pattern(edge, small, ROUND8(small));
 	guarded_free(&g);
 }
 
@@ -175,8 +183,8 @@ static void test_old_target_opts(void **state)
 	struct nvmft_target *tgt;
 	struct guarded g;
 
-	o = guarded_alloc(&g, OLD_SIZE(struct nvmft_target_opts, max_subsystems));
-	o->size = OLD_SIZE(struct nvmft_target_opts, max_subsystems);
+	o = guarded_alloc(&g, MEMBER_END(struct nvmft_target_opts, max_subsystems));
+	o->size = MEMBER_END(struct nvmft_target_opts, max_subsystems);
 	o->max_subsystems = 2; /* discovery and one more */
 	assert_int_equal(nvmft_target_new(o, &tgt), 0);
 	guarded_free(&g);
@@ -195,6 +203,7 @@ static void test_old_subsystem_and_ns_opts(void **state)
 {
 	struct nvmft_subsystem_opts defaults, *so;
 	struct nvmft_ns_opts *no;
+	uint8_t uuid[16];
 	struct nvmft_target *tgt;
 	struct nvmft_subsystem *ss;
 	struct nvmft_backend *be;
@@ -204,8 +213,8 @@ static void test_old_subsystem_and_ns_opts(void **state)
 	assert_int_equal(nvmft_target_new(NULL, &tgt), 0);
 	nvmft_subsystem_opts_init(&defaults, sizeof(defaults));
 
-	so = guarded_alloc(&g, OLD_SIZE(struct nvmft_subsystem_opts, nqn));
-	so->size = OLD_SIZE(struct nvmft_subsystem_opts, nqn);
+	so = guarded_alloc(&g, MEMBER_END(struct nvmft_subsystem_opts, nqn));
+	so->size = MEMBER_END(struct nvmft_subsystem_opts, nqn);
 	so->nqn = TEST_NQN;
 	assert_int_equal(nvmft_subsystem_new(tgt, so, &ss), 0);
 	guarded_free(&g);
@@ -214,13 +223,17 @@ static void test_old_subsystem_and_ns_opts(void **state)
 	assert_int_equal(nvmft_subsystem_get_allow_any_host(ss), defaults.allow_any_host);
 
 	assert_int_equal(nvmft_backend_null_new("abi-null", 8, 512, &be), 0);
-	no = guarded_alloc(&g, OLD_SIZE(struct nvmft_ns_opts, nsid));
-	no->size = OLD_SIZE(struct nvmft_ns_opts, nsid);
+	no = guarded_alloc(&g, MEMBER_END(struct nvmft_ns_opts, nsid));
+	no->size = MEMBER_END(struct nvmft_ns_opts, nsid);
 	no->nsid = 5;
 	assert_int_equal(nvmft_ns_add(ss, be, no, NULL, NULL, &ns), 0);
 	guarded_free(&g);
 	assert_int_equal(nvmft_ns_get_nsid(ns), 5);
 	assert_ptr_equal(nvmft_ns_get_backend(ns), be);
+	/* The UUID began right after the old size: it was not read from there. */
+	nvmft_ns_get_uuid(ns, uuid);
+	assert_false(uuid[0] == PATTERN && uuid[1] == PATTERN && uuid[2] == PATTERN &&
+		     uuid[3] == PATTERN);
 	/* Let the attach finish (no poll group: nothing to wait for but messages). */
 	for (int i = 0; i < 16 && nvmft_target_poll(tgt) > 0; i++)
 		;
@@ -246,10 +259,10 @@ static void test_old_poll_group_opts(void **state)
 	assert_non_null(nvmft_poll_group_get_name(pg));
 
 	/* A caller that knows only the first counter gets only that one. */
-	st = guarded_alloc(&g, OLD_SIZE(struct nvmft_poll_group_stats, polls));
-	st->size = OLD_SIZE(struct nvmft_poll_group_stats, polls);
+	st = guarded_alloc(&g, MEMBER_END(struct nvmft_poll_group_stats, polls));
+	st->size = MEMBER_END(struct nvmft_poll_group_stats, polls);
 	assert_int_equal(nvmft_poll_group_get_stats(pg, st), 0);
-	assert_int_equal(st->size, OLD_SIZE(struct nvmft_poll_group_stats, polls));
+	assert_int_equal(st->size, MEMBER_END(struct nvmft_poll_group_stats, polls));
 	assert_int_equal(st->polls, 0);
 	guarded_free(&g);
 
@@ -262,9 +275,9 @@ static void test_old_transport_opts(void **state)
 	struct nvmft_transport_opts defaults, full, *to, *out;
 	struct nvmft_transport *tr;
 	struct nvmft_target *tgt;
-	unsigned char buf[sizeof(full) + 16];
+	unsigned char buf[sizeof(full) + 16] __attribute__((aligned(8)));
 	struct guarded g;
-	size_t small = OLD_SIZE(struct nvmft_transport_opts, max_queue_depth);
+	size_t small = MEMBER_END(struct nvmft_transport_opts, max_queue_depth);
 
 	assert_int_equal(nvmft_target_new(NULL, &tgt), 0);
 	assert_int_equal(nvmft_transport_opts_init(NVMFT_TRTYPE_TCP, &defaults, sizeof(defaults)), 0);
@@ -317,7 +330,7 @@ static const struct nvmft_backend_ops nop_ops = {
 
 static void test_old_backend_opts(void **state)
 {
-	size_t small = OLD_SIZE(struct nvmft_backend_opts, num_blocks);
+	size_t small = MEMBER_END(struct nvmft_backend_opts, num_blocks);
 	struct nvmft_backend_opts *bo;
 	struct nvmft_backend *be, *none = SENTINEL;
 	struct guarded g;
@@ -331,7 +344,7 @@ static void test_old_backend_opts(void **state)
 	assert_int_equal(nvmft_backend_new(&nop_ops, &ctx, bo, &be), 0);
 
 	/* Name and geometry have no defaults: a struct without them is refused. */
-	bo->size = OLD_SIZE(struct nvmft_backend_opts, name);
+	bo->size = MEMBER_END(struct nvmft_backend_opts, name);
 	assert_int_equal(nvmft_backend_new(&nop_ops, &ctx, bo, &none), -EINVAL);
 	assert_ptr_equal(none, SENTINEL);
 	guarded_free(&g);

@@ -12,6 +12,7 @@
  * transport's poll) is announced through an eventfd "kick" in the same set.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -125,6 +126,22 @@ static void tcp_stop_listen(struct nvmft_transport *tr, struct nvmft_listener *l
 	l->fd = -1;
 }
 
+/* Wrap a connected, non-blocking socket in a connection and hand it to the core. */
+static int tcp_conn_new(struct nvmft_listener *l, int fd, const struct sockaddr_storage *peer)
+{
+	struct tcp_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return -ENOMEM;
+	nvmft_qpair_init(&c->qp, l->tr, l);
+	c->fd = fd;
+	c->peer = *peer;
+	TAILQ_INIT(&c->txq);
+	TAILQ_INIT(&c->free_reqs);
+	nvmft_target_accepted(l->tr->tgt, &c->qp);
+	return 0;
+}
+
 static int tcp_accept(struct nvmft_transport *tr, struct nvmft_listener *l)
 {
 	int n = 0;
@@ -132,7 +149,6 @@ static int tcp_accept(struct nvmft_transport *tr, struct nvmft_listener *l)
 	while (n < TCP_ACCEPT_BATCH) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
-		struct tcp_conn *c;
 		int fd, one = 1;
 
 		fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -146,21 +162,29 @@ static int tcp_accept(struct nvmft_transport *tr, struct nvmft_listener *l)
 		}
 		/* Responses are small and latency-bound; batching happens in sendmsg. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = calloc(1, sizeof(*c));
-		if (c == NULL) {
+		if (tcp_conn_new(l, fd, &peer) < 0) {
 			close(fd);
 			nvmft_warn(tcp_tr_log(tr), "tcp: out of memory for a connection");
 			break;
 		}
-		nvmft_qpair_init(&c->qp, tr, l);
-		c->fd = fd;
-		c->peer = peer;
-		TAILQ_INIT(&c->txq);
-		TAILQ_INIT(&c->free_reqs);
 		n++;
-		nvmft_target_accepted(tr->tgt, &c->qp);
 	}
 	return n;
+}
+
+int nvmft_tcp_adopt_fd(struct nvmft_listener *l, int fd)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	int fl = fcntl(fd, F_GETFL);
+
+	if (l == NULL || l->tr->ops->type != NVMFT_TRTYPE_TCP || fl < 0)
+		return -EINVAL;
+	memset(&peer, 0, sizeof(peer));
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+		return -errno;
+	return tcp_conn_new(l, fd, &peer);
 }
 
 static void tcp_cdata_init(struct nvmft_transport *tr, struct nvme_id_ctrl *cd)

@@ -159,6 +159,14 @@ void tcp_req_put(struct tcp_req *t);
 /* Queue @c for a flush at the end of this poll (or the next one). */
 void tcp_conn_want_flush(struct tcp_conn *c);
 
+/*
+ * Test hook, not exported: adopt @fd, a connected stream socket (one end of
+ * a socketpair will do), as a connection accepted on @l.  The socket is
+ * made non-blocking and belongs to the transport on success; on failure it
+ * stays the caller's.  0 or -errno.
+ */
+int nvmft_tcp_adopt_fd(struct nvmft_listener *l, int fd);
+
 /* tcp_io.c */
 /* Read and dispatch up to @budget PDUs; returns the PDUs handled. */
 int tcp_conn_rx(struct tcp_conn *c, unsigned int budget);

@@ -28,6 +28,7 @@
 #include "core/qpair.h"
 #include "core/req.h"
 #include "core/subsystem.h"
+#include "core/target.h"
 #include "core/transport.h"
 #include "loop_transport.h"
 #include "test_backend.h"
@@ -1233,6 +1234,7 @@ static void test_fused_half_released_unexecuted(void **state)
 
 /* One queue on one group with one namespace, without a target around it. */
 struct hb {
+	struct nvmft_target tgt; /* only its (silent) logger is used */
 	struct nvmft_transport_ops ops;
 	struct nvmft_transport tr;
 	struct nvmft_poll_group *pg;
@@ -1268,6 +1270,7 @@ static struct hb *hb_new(uint32_t caps, uint32_t tr_caps)
 	h->ops.caps = tr_caps;
 	h->ops.req_complete = hb_req_complete;
 	h->tr.ops = &h->ops;
+	h->tr.tgt = &h->tgt;
 	h->tr.opts.max_io_size = MAX_IO;
 	h->pg = calloc(1, sizeof(*h->pg));
 	assert_non_null(h->pg);
