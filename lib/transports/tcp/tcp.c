@@ -492,15 +492,22 @@ int tcp_conn_reserve(struct tcp_conn *c, uint32_t depth, uint32_t icd_cap)
 
 struct tcp_req *tcp_req_get(struct tcp_conn *c)
 {
-	struct tcp_req *t = TAILQ_FIRST(&c->free_reqs);
+	struct tcp_req *t;
 
-	if (t != NULL)
+	/* A queue smaller than the slots made at ICReq time holds only its own entries. */
+	if (c->busy >= c->depth)
+		return NULL;
+	t = TAILQ_FIRST(&c->free_reqs);
+	if (t != NULL) {
 		TAILQ_REMOVE(&c->free_reqs, t, link);
+		c->busy++;
+	}
 	return t;
 }
 
 void tcp_req_put(struct tcp_req *t)
 {
+	t->c->busy--;
 	t->state = TCP_REQ_FREE;
 	t->h2c_status = 0;
 	t->r2t_pending = 0;

@@ -118,6 +118,8 @@ struct tcp_conn {
 
 	struct tcp_req **slots; /* by ttag */
 	uint32_t nslots;
+	uint32_t depth;         /* commands the host may have in flight: 32, then SQSIZE + 1 */
+	uint32_t busy;          /* slots taken */
 	struct tcp_block blocks[2];
 	TAILQ_HEAD(, tcp_req) free_reqs;
 

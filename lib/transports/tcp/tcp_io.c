@@ -246,7 +246,8 @@ static void conn_connected(struct tcp_conn *c)
 	if (nvmft_qpair_is_admin(&c->qp))
 		icd = NVMFT_MAX(icd, (uint32_t)TCP_ADMIN_ICD);
 	c->params.icd_max = icd;
-	rc = tcp_conn_reserve(c, (uint32_t)c->qp.sqsize + 1, icd);
+	c->depth = (uint32_t)c->qp.sqsize + 1;
+	rc = tcp_conn_reserve(c, c->depth, icd);
 	if (rc < 0) {
 		nvmft_err(io_log(c), "tcp: no memory for %u requests on qid %u", c->qp.sqsize + 1u,
 			  c->qp.qid);
@@ -478,6 +479,7 @@ static void rx_icreq(struct tcp_conn *c)
 		tcp_conn_close(c, "out of memory for requests");
 		return;
 	}
+	c->depth = TCP_INIT_SLOTS;
 	nvmft_tcp_icreq_accept(nvmft_tcp_rx_hdr(&c->rx), &offer, &c->params, &resp);
 	memcpy(c->ctl, &resp, sizeof(resp));
 	c->ctl_len = sizeof(resp);
@@ -532,6 +534,7 @@ static void rx_h2c_hdr(struct tcp_conn *c)
 	const struct nvmft_tcp_data *h = nvmft_tcp_rx_hdr(&c->rx);
 	uint16_t ttag = le16toh(h->ttag);
 	struct nvmft_tcp_err err;
+	uint64_t end, r2t_end;
 	struct tcp_req *t;
 
 	/* TTAG is the slot; it must be a command we asked data for. */
@@ -546,6 +549,22 @@ static void rx_h2c_hdr(struct tcp_conn *c)
 	}
 	if (nvmft_tcp_check_h2c_window(h, 0, t->r2t_off, t->h2c_got, &err) != 0) {
 		tcp_conn_fatal(c, &err, h, c->rx.hdr_total);
+		return;
+	}
+	/*
+	 * It answers one R2T: R2Ts ask for r2t_size bytes from multiples of
+	 * r2t_size, the last one for the rest.  LAST_PDU marks the PDU that
+	 * ends the R2T's range, and no other.
+	 */
+	end = (uint64_t)le32toh(h->datao) + le32toh(h->datal);
+	r2t_end = NVMFT_MIN((uint64_t)(le32toh(h->datao) / t->r2t_size + 1) * t->r2t_size,
+			    (uint64_t)t->req.length);
+	if (end > r2t_end) {
+		rx_fatal(c, NVMFT_TCP_FES_DATA_OUT_OF_RANGE, 0);
+		return;
+	}
+	if (!(h->ch.flags & NVMFT_TCP_F_DATA_LAST) != (end != r2t_end)) {
+		rx_fatal(c, NVMFT_TCP_FES_INVALID_HEADER_FIELD, NVMFT_TCP_FEI_FLAGS);
 		return;
 	}
 	if (nvmft_tcp_rx_set_data_dest(&c->rx, t->req.iov, t->req.iovcnt, le32toh(h->datao)) < 0) {

@@ -49,7 +49,7 @@ struct env {
 	int nhosts;
 };
 
-/* ---- Environment ------------------------------------------------------------------- */
+/* ---- Environment ---------------------------------------------------------------------------- */
 
 static int env_pump(void *arg)
 {
@@ -160,11 +160,12 @@ static void env_reinit(struct env *e, const struct nvmft_transport_opts *o)
 		ok_;                                               \
 	})
 
-/* ---- Hosts ------------------------------------------------------------------------------------ */
+/* ---- Hosts ---------------------------------------------------------------------------------- */
 
 static struct th *host_new(struct env *e)
 {
-	struct th_cfg cfg = { .pump = env_pump, .pump_arg = e, .hostnqn = HOSTNQN, .subnqn = SUBNQN };
+	struct th_cfg cfg = { .pump = env_pump, .pump_arg = e, .hostnqn = HOSTNQN,
+			      .subnqn = SUBNQN };
 	struct th *h = NULL;
 
 	assert_true(e->nhosts < MAX_HOSTS);
@@ -286,7 +287,7 @@ static void assert_quiet(struct th *h)
 	assert_true(th_quiet(h, 200));
 }
 
-/* ---- Listener and handshake ------------------------------------------------------------- */
+/* ---- Listener and handshake ----------------------------------------------------------------- */
 
 static void test_listener(void **state)
 {
@@ -367,7 +368,7 @@ static void test_icreq_icresp(void **state)
 	assert_int_equal(le32toh(r.h.icresp.maxh2cdata), 8192);
 }
 
-/* ---- Commands ------------------------------------------------------------------------------ */
+/* ---- Commands ------------------------------------------------------------------------------- */
 
 static void test_identify(void **state)
 {
@@ -553,7 +554,7 @@ static void test_c2h_success_and_hpda(void **state)
 	}
 }
 
-/* ---- Errors a command survives ------------------------------------------------------------- */
+/* ---- Errors a command survives -------------------------------------------------------------- */
 
 #define SGL_ERR(sc) NVMFT_STATUS_DNR(NVME_SCT_GENERIC, sc)
 
@@ -633,7 +634,7 @@ static void test_data_digest_errors(void **state)
 	rw_check(h, 200, sizeof(w), false, 10);
 }
 
-/* ---- Fatal errors: C2HTermReq with FES/FEI, then close ----------------------------------- */
+/* ---- Fatal errors: C2HTermReq with FES/FEI, then close -------------------------------------- */
 
 /*
  * One malformed CapsuleCmd per connection: byte @off of the PDU xor'ed
@@ -1027,7 +1028,7 @@ static void test_buffer_wait(void **state)
 	free(r);
 }
 
-/* ---- Teardown paths ------------------------------------------------------------------------ */
+/* ---- Teardown paths ------------------------------------------------------------------------- */
 
 static void poll_then_close(struct env *e, struct th *h)
 {
