@@ -56,6 +56,12 @@ enum {
  * @max_h2c_data: largest H2CData PDU payload the host may send (TCP,
  *                at least 4096)
  * @max_connections: connections this transport keeps open at once
+ * @max_qpair_buf_bytes: data buffer memory one queue pair may hold at once;
+ *                       its further requests wait for its own buffers, so a
+ *                       host that stops reading cannot take a whole pool
+ *                       (0: a quarter of @buf_pool_bytes)
+ * @stall_timeout_ms: a connection whose responses have made no progress
+ *                    this long (the host stopped reading) is closed
  *
  * Fields may only be added at the end.  Fill with nvmft_transport_opts_init().
  */
@@ -71,6 +77,8 @@ struct nvmft_transport_opts {
 	bool c2h_success;
 	uint32_t max_h2c_data;
 	uint32_t max_connections;
+	uint64_t max_qpair_buf_bytes;
+	uint32_t stall_timeout_ms;
 };
 
 /**

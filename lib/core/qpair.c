@@ -29,6 +29,7 @@ void nvmft_qpair_init(struct nvmft_qpair *qp, struct nvmft_transport *tr, struct
 	qp->listener = l;
 	qp->state = NVMFT_QPAIR_UNCONNECTED;
 	qp->stats.size = sizeof(qp->stats);
+	TAILQ_INIT(&qp->buf_waiters);
 }
 
 static void qpair_connect_expired(struct nvmft_timer *t)

@@ -54,6 +54,8 @@ struct nvmft_qpair {
 	uint16_t sqhd;
 	bool sq_flow_disabled;
 	uint32_t outstanding;            /* requests between init and release */
+	uint64_t buf_bytes;              /* pool buffer bytes its requests were granted */
+	TAILQ_HEAD(, nvmft_req) buf_waiters; /* over its share of the pool, in order */
 	struct nvmft_qpair_stats stats;
 	struct nvmft_smart_counts smart;
 	struct nvmft_msg msg;            /* assignment, then deferred disconnect */

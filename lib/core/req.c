@@ -113,19 +113,40 @@ void nvmft_req_reject(struct nvmft_req *req, uint16_t status)
 	nvmft_req_finish(req, status);
 }
 
-int nvmft_req_get_buffers(struct nvmft_req *req)
+/*
+ * Two gates stand between a request and its buffers.  The queue pair's own
+ * share (max_qpair_buf_bytes) comes first, with its own FIFO, so a host that
+ * stops reading its responses blocks only itself; then the group's pool,
+ * strictly first come, first served.  Bytes are charged to the queue pair
+ * when it passes its gate and returned at release.
+ */
+static void req_uncharge(struct nvmft_req *req);
+
+static uint64_t req_buf_charge(const struct nvmft_req *req)
+{
+	const struct nvmft_buf_pool *pool = &req->qpair->pgt->pool;
+
+	return (uint64_t)nvmft_buf_pool_chunks_for(pool, req->length) * pool->chunk;
+}
+
+static void req_take_pool_iov(struct nvmft_req *req, int n)
+{
+	req->iov = req->iov_inline;
+	req->iovcnt = n;
+	req->pool_iovcnt = n;
+	req->flags |= NVMFT_REQ_F_POOL_BUF;
+}
+
+/* Past the queue pair's gate: the pool, or its FIFO.  Returns 0, -EAGAIN or -errno. */
+static int req_pool_gate(struct nvmft_req *req)
 {
 	struct nvmft_pg_transport *pgt = req->qpair->pgt;
 	int n;
 
-	/* Strict FIFO: nobody overtakes a request that is already waiting. */
 	if (nvmft_likely(TAILQ_EMPTY(&pgt->buf_waiters))) {
 		n = nvmft_buf_pool_get(&pgt->pool, req->length, req->iov_inline, NVMFT_REQ_INLINE_IOV);
 		if (n > 0) {
-			req->iov = req->iov_inline;
-			req->iovcnt = n;
-			req->pool_iovcnt = n;
-			req->flags |= NVMFT_REQ_F_POOL_BUF;
+			req_take_pool_iov(req, n);
 			return 0;
 		}
 		if (n != -EAGAIN)
@@ -139,12 +160,82 @@ int nvmft_req_get_buffers(struct nvmft_req *req)
 	return -EAGAIN;
 }
 
+int nvmft_req_get_buffers(struct nvmft_req *req)
+{
+	struct nvmft_qpair *qp = req->qpair;
+	uint64_t charge = req_buf_charge(req);
+	uint64_t cap = qp->tr->opts.max_qpair_buf_bytes;
+	int rc;
+
+	if (charge > cap && cap != 0)
+		return -E2BIG;
+	if (nvmft_unlikely(!TAILQ_EMPTY(&qp->buf_waiters) || (cap != 0 && qp->buf_bytes + charge > cap))) {
+		req->state = NVMFT_REQ_WAIT_BUF;
+		req->flags |= NVMFT_REQ_F_QP_WAIT;
+		TAILQ_INSERT_TAIL(&qp->buf_waiters, req, link);
+		nvmft_stat_add(qp->pg->stats.buf_waits, 1);
+		return -EAGAIN;
+	}
+	qp->buf_bytes += charge;
+	req->flags |= NVMFT_REQ_F_QP_CHARGED;
+	rc = req_pool_gate(req);
+	if (rc < 0 && rc != -EAGAIN)
+		req_uncharge(req);
+	return rc;
+}
+
+/* Let queued requests of @qp through its gate as its own buffers come back. */
+static void req_wake_qp_waiters(struct nvmft_qpair *qp)
+{
+	uint64_t cap = qp->tr->opts.max_qpair_buf_bytes;
+	struct nvmft_req *w;
+	int rc;
+
+	while ((w = TAILQ_FIRST(&qp->buf_waiters)) != NULL) {
+		uint64_t charge = req_buf_charge(w);
+
+		if (cap != 0 && qp->buf_bytes + charge > cap)
+			return;
+		TAILQ_REMOVE(&qp->buf_waiters, w, link);
+		w->flags &= (uint16_t)~NVMFT_REQ_F_QP_WAIT;
+		qp->buf_bytes += charge;
+		w->flags |= NVMFT_REQ_F_QP_CHARGED;
+		rc = req_pool_gate(w);
+		if (rc == -EAGAIN)
+			continue; /* now in the pool's FIFO */
+		if (rc < 0) {
+			req_uncharge(w);
+			w->iovcnt = 0; /* the transport sees no buffers and fails it */
+		}
+		w->state = NVMFT_REQ_INIT;
+		nvmft_pg_resume_req(qp->pg, w);
+	}
+}
+
+static void req_uncharge(struct nvmft_req *req)
+{
+	struct nvmft_qpair *qp = req->qpair;
+
+	if (!(req->flags & NVMFT_REQ_F_QP_CHARGED))
+		return;
+	req->flags &= (uint16_t)~NVMFT_REQ_F_QP_CHARGED;
+	qp->buf_bytes -= req_buf_charge(req);
+	if (nvmft_unlikely(!TAILQ_EMPTY(&qp->buf_waiters)))
+		req_wake_qp_waiters(qp);
+}
+
 void nvmft_req_cancel_buffer_wait(struct nvmft_req *req)
 {
 	if (req->state != NVMFT_REQ_WAIT_BUF)
 		return;
-	TAILQ_REMOVE(&req->qpair->pgt->buf_waiters, req, link);
+	if (req->flags & NVMFT_REQ_F_QP_WAIT) {
+		TAILQ_REMOVE(&req->qpair->buf_waiters, req, link);
+		req->flags &= (uint16_t)~NVMFT_REQ_F_QP_WAIT;
+	} else {
+		TAILQ_REMOVE(&req->qpair->pgt->buf_waiters, req, link);
+	}
 	req->state = NVMFT_REQ_INIT;
+	req_uncharge(req);
 }
 
 /* Hand freed chunks to waiters in order; they resume from the poll loop. */
@@ -159,12 +250,10 @@ static void req_wake_buf_waiters(struct nvmft_pg_transport *pgt, struct nvmft_po
 			return;
 		TAILQ_REMOVE(&pgt->buf_waiters, w, link);
 		if (n > 0) {
-			w->iov = w->iov_inline;
-			w->iovcnt = n;
-			w->pool_iovcnt = n;
-			w->flags |= NVMFT_REQ_F_POOL_BUF;
+			req_take_pool_iov(w, n);
 		} else {
 			/* Out of system memory: the transport sees no buffers and fails it. */
+			req_uncharge(w);
 			w->iovcnt = 0;
 		}
 		w->state = NVMFT_REQ_INIT;
@@ -253,6 +342,7 @@ void nvmft_req_release(struct nvmft_req *req)
 		if (!TAILQ_EMPTY(&qp->pgt->buf_waiters))
 			req_wake_buf_waiters(qp->pgt, pg);
 	}
+	req_uncharge(req);
 	if (req->flags & NVMFT_REQ_F_IO_COUNTED)
 		nvmft_pg_io_done(pg, qp->pgss, req->pgns);
 	if (pg != NULL)

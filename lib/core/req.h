@@ -61,6 +61,8 @@ enum {
 	NVMFT_REQ_F_FUSED_FIRST = 1u << 5,
 	NVMFT_REQ_F_FUSED_SECOND = 1u << 6,
 	NVMFT_REQ_F_IO_COUNTED = 1u << 7, /* executed: release does the drain accounting */
+	NVMFT_REQ_F_QP_WAIT = 1u << 8,    /* waiting at its queue pair's buffer share */
+	NVMFT_REQ_F_QP_CHARGED = 1u << 9, /* its buffers count against the queue pair's share */
 };
 
 /* Iovec entries a request carries inline (pool chunks or backend memory). */

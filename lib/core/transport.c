@@ -35,6 +35,8 @@ static void transport_generic_defaults(struct nvmft_transport_opts *o)
 	o->c2h_success = true;
 	o->max_h2c_data = 131072;
 	o->max_connections = 4096;
+	o->max_qpair_buf_bytes = 0;
+	o->stall_timeout_ms = 30000;
 }
 
 NVMFT_EXPORT int nvmft_transport_opts_init(enum nvmft_trtype trtype, struct nvmft_transport_opts *opts,
@@ -60,7 +62,9 @@ static bool transport_opts_valid(const struct nvmft_transport_opts *o)
 	       o->max_aq_depth <= 4096 && o->max_qpairs_per_ctrlr >= 2 &&
 	       o->max_qpairs_per_ctrlr <= 65535 && o->in_capsule_data_size <= 65536 && pow2 &&
 	       o->max_io_size >= 4096 && o->max_io_size <= (8u << 20) &&
-	       o->buf_pool_bytes >= o->max_io_size && o->max_h2c_data >= 4096 && o->max_connections > 0;
+	       o->buf_pool_bytes >= o->max_io_size && o->max_h2c_data >= 4096 && o->max_connections > 0 &&
+	       (o->max_qpair_buf_bytes == 0 || o->max_qpair_buf_bytes >= o->max_io_size) &&
+	       o->stall_timeout_ms > 0;
 }
 
 NVMFT_EXPORT int nvmft_transport_new(struct nvmft_target *tgt, enum nvmft_trtype trtype,
@@ -108,6 +112,8 @@ int nvmft_transport_new_ops(struct nvmft_target *tgt, const struct nvmft_transpo
 		free(tr);
 		return -EINVAL;
 	}
+	if (tr->opts.max_qpair_buf_bytes == 0)
+		tr->opts.max_qpair_buf_bytes = NVMFT_MAX(tr->opts.buf_pool_bytes / 4, (uint64_t)tr->opts.max_io_size);
 	tr->tgt = tgt;
 	tr->ops = ops;
 	tr->index = idx;

@@ -357,6 +357,8 @@ static void tcp_qpair_disconnect(struct nvmft_qpair *qp)
 	if (c->dead)
 		return;
 	c->dead = true;
+	if (c->stall_timer.deadline_ms != 0)
+		nvmft_pg_timer_cancel(c->qp.pg, &c->stall_timer);
 	if (c->tpg != NULL) {
 		if (c->on_busy)
 			TAILQ_REMOVE(&c->tpg->busy, c, busy_link);

@@ -18,6 +18,7 @@
 
 #include <bsd/sys/queue.h>
 
+#include "core/poll_group.h"
 #include "core/qpair.h"
 #include "core/req.h"
 #include "transports/tcp/tcp_codec.h"
@@ -100,6 +101,9 @@ struct tcp_conn {
 	bool on_busy;
 	bool on_flush;
 	bool pollout;           /* EPOLLOUT armed */
+	/* A host that stops reading is dropped after stall_timeout_ms without progress. */
+	struct nvmft_timer stall_timer;
+	uint64_t tx_progress_ms;
 	struct sockaddr_storage peer;
 
 	struct nvmft_tcp_params params;

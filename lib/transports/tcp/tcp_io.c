@@ -24,6 +24,7 @@
 #include "core/target.h"
 #include "core/transport.h"
 #include "transports/tcp/tcp_internal.h"
+#include "util/time.h"
 #include "util/crc32c.h"
 #include "util/log.h"
 
@@ -168,14 +169,40 @@ static void tx_consume(struct tcp_conn *c, size_t n)
 	}
 }
 
+static void tx_stall_expired(struct nvmft_timer *timer)
+{
+	struct tcp_conn *c = nvmft_container_of(timer, struct tcp_conn, stall_timer);
+	uint32_t stall = c->qp.tr->opts.stall_timeout_ms;
+	uint64_t now = nvmft_now_ms();
+
+	if (c->dead || !c->pollout)
+		return;
+	if (now - c->tx_progress_ms < stall) {
+		/* It moved since the timer was set: look again a full period after that. */
+		nvmft_pg_timer_arm(c->qp.pg, &c->stall_timer, c->tx_progress_ms + stall);
+		return;
+	}
+	tcp_conn_close(c, "the host stopped reading its responses");
+}
+
 static void tx_pollout(struct tcp_conn *c, bool on)
 {
 	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c };
 
 	if (c->pollout == on)
 		return;
-	if (epoll_ctl(c->tpg->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
-		c->pollout = on;
+	if (epoll_ctl(c->tpg->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+		return;
+	c->pollout = on;
+	if (on) {
+		/* Only a backlogged connection pays for the clock and the timer. */
+		c->tx_progress_ms = nvmft_now_ms();
+		if (c->stall_timer.deadline_ms == 0) {
+			c->stall_timer.fn = tx_stall_expired;
+			nvmft_pg_timer_arm(c->qp.pg, &c->stall_timer,
+					   c->tx_progress_ms + c->qp.tr->opts.stall_timeout_ms);
+		}
+	}
 }
 
 static void tx_off_flush_list(struct tcp_conn *c)
@@ -220,6 +247,8 @@ int tcp_conn_flush(struct tcp_conn *c)
 			return sent;
 		}
 		sent = 1;
+		if (c->pollout)
+			c->tx_progress_ms = nvmft_now_ms();
 		tx_consume(c, (size_t)r);
 		if ((size_t)r < v.total) {
 			tx_off_flush_list(c);

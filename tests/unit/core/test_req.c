@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "core/req.h"
+#include "core/qpair.h"
 #include "loop_transport.h"
 #include "test_backend.h"
 #include "test_util.h"
@@ -186,6 +187,64 @@ static void fill_backend(struct tb *tb, size_t bytes)
  * must wait, and a 1-chunk read that would fit must wait behind it (FIFO).
  * When the backend answers, both move on, in arrival order.
  */
+/*
+ * A queue pair's share of the pool: a host whose reads sit in the backend
+ * (or who never reads its responses) holds at most max_qpair_buf_bytes; its
+ * next request waits at its own gate while another queue pair on the same
+ * group still gets buffers.  When its reads finish, the waiter moves on.
+ */
+static void test_qpair_buffer_share(void **state)
+{
+	struct nvmft_transport_opts tro;
+	struct nvmft_backend *be;
+	struct tb *tb;
+	struct fx f;
+	struct lt_qpair *other;
+	static uint8_t b1[65536], b2[65536], b3[65536], b4[65536];
+	struct nvmft_cmd r = rw_cmd(nvme_cmd_read, 0, 128);
+	int t1, t2, t3, t4;
+
+	(void)state;
+	generic_opts(&tro);
+	tro.max_io_size = 65536;
+	tro.buf_pool_bytes = 4 * 65536;
+	tro.max_qpair_buf_bytes = 2 * 65536;
+	assert_int_equal(tb_new("req-share", 1024, 512, 0, TB_INLINE, &tb, &be), 0);
+	fx_init(&f, &tro, be, 31);
+	other = lt_connect_io(&f.env, NQN, LT_HOSTNQN, f.cntlid, 2, 31);
+	assert_non_null(other);
+	tb_hold(tb, true);
+	t1 = lt_submit(f.iq, &r, b1, sizeof(b1));
+	t2 = lt_submit(f.iq, &r, b2, sizeof(b2));
+	t3 = lt_submit(f.iq, &r, b3, sizeof(b3));
+	lt_env_settle(&f.env);
+	/* Two fit its share; the third waits although the pool has room. */
+	assert_int_equal(tb_held(tb), 2);
+	assert_int_equal(lt_qpair_core(f.iq)->buf_bytes, 2 * 65536);
+	/* The other queue is not starved. */
+	t4 = lt_submit(other, &r, b4, sizeof(b4));
+	lt_env_settle(&f.env);
+	assert_int_equal(tb_held(tb), 3);
+	tb_hold(tb, false);
+	tb_release(tb);
+	assert_int_equal(lt_wait(f.iq, t1).status, 0);
+	assert_int_equal(lt_wait(f.iq, t2).status, 0);
+	assert_int_equal(lt_wait(f.iq, t3).status, 0);
+	assert_int_equal(lt_wait(other, t4).status, 0);
+	lt_env_settle(&f.env);
+	assert_int_equal(lt_qpair_core(f.iq)->buf_bytes, 0);
+	assert_int_equal(lt_qpair_core(other)->buf_bytes, 0);
+	lt_env_fini(&f.env);
+	/* A share smaller than one transfer would hang a host forever: refused up front. */
+	tro.max_qpair_buf_bytes = 4096;
+	{
+		struct lt_env e;
+
+		assert_int_equal(lt_env_init(&e, &(struct lt_env_opts){ .tr_opts = &tro }), -EINVAL);
+		lt_env_fini(&e);
+	}
+}
+
 static void test_buffer_fifo(void **state)
 {
 	struct nvmft_transport_opts tro;
@@ -202,6 +261,7 @@ static void test_buffer_fifo(void **state)
 	generic_opts(&tro);
 	tro.max_io_size = 65536;
 	tro.buf_pool_bytes = 131072;
+	tro.max_qpair_buf_bytes = 131072; /* the pool's FIFO alone, no per-queue share */
 	assert_int_equal(tb_new("req-fifo", 1024, 512, 0, TB_INLINE, &tb, &be), 0);
 	fill_backend(tb, 1024 * 512);
 	fx_init(&f, &tro, be, 31);
@@ -815,6 +875,7 @@ int main(void)
 		cmocka_unit_test(test_errno_table),
 		cmocka_unit_test(test_errno_reaches_host),
 		cmocka_unit_test(test_buffer_fifo),
+		cmocka_unit_test(test_qpair_buffer_share),
 		cmocka_unit_test(test_buffer_waiter_cancelled),
 		cmocka_unit_test(test_request_larger_than_pool),
 		cmocka_unit_test(test_set_iovs),
