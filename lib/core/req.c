@@ -160,6 +160,25 @@ static int req_pool_gate(struct nvmft_req *req)
 	return -EAGAIN;
 }
 
+/*
+ * The second half of a fused pair never waits: its first half holds
+ * buffers (and the qpair's share) that a wait could depend on, so waiting
+ * could deadlock.  It takes buffers if there are any now, else fails
+ * (-ENOBUFS, the host may retry the pair).
+ */
+static int req_get_buffers_now(struct nvmft_req *req, uint64_t charge)
+{
+	struct nvmft_pg_transport *pgt = req->qpair->pgt;
+	int n = nvmft_buf_pool_get(&pgt->pool, req->length, req->iov_inline, NVMFT_REQ_INLINE_IOV);
+
+	if (n < 0)
+		return n == -EAGAIN ? -ENOBUFS : n;
+	req_take_pool_iov(req, n);
+	req->qpair->buf_bytes += charge;
+	req->flags |= NVMFT_REQ_F_QP_CHARGED;
+	return 0;
+}
+
 int nvmft_req_get_buffers(struct nvmft_req *req)
 {
 	struct nvmft_qpair *qp = req->qpair;
@@ -169,6 +188,8 @@ int nvmft_req_get_buffers(struct nvmft_req *req)
 
 	if (charge > cap && cap != 0)
 		return -E2BIG;
+	if (nvmft_unlikely(req->flags & NVMFT_REQ_F_FUSED_SECOND))
+		return req_get_buffers_now(req, charge);
 	if (nvmft_unlikely(!TAILQ_EMPTY(&qp->buf_waiters) || (cap != 0 && qp->buf_bytes + charge > cap))) {
 		req->state = NVMFT_REQ_WAIT_BUF;
 		req->flags |= NVMFT_REQ_F_QP_WAIT;

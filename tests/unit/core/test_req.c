@@ -245,6 +245,42 @@ static void test_qpair_buffer_share(void **state)
 	}
 }
 
+/*
+ * A fused Compare and Write whose first half fills the queue pair's share:
+ * the second half must not wait behind it (the first waits for the second),
+ * so it takes buffers past the share, or fails at once when the pool is dry.
+ */
+static void test_fused_second_never_waits(void **state)
+{
+	struct nvmft_transport_opts tro;
+	struct nvmft_backend *be;
+	struct tb *tb;
+	struct fx f;
+	static uint8_t cmpbuf[65536], wbuf[65536];
+	struct nvmft_cmd c1 = rw_cmd(nvme_cmd_compare, 0, 128), c2 = rw_cmd(nvme_cmd_write, 0, 128);
+	int t1, t2;
+
+	(void)state;
+	generic_opts(&tro);
+	tro.max_io_size = 65536;
+	tro.buf_pool_bytes = 4 * 65536;
+	tro.max_qpair_buf_bytes = 65536;
+	assert_int_equal(tb_new("req-fused", 1024, 512, NVMFT_BACKEND_CAP_COMPARE, TB_INLINE, &tb, &be),
+			 0);
+	fx_init(&f, &tro, be, 31);
+	c1.flags = NVMFT_CMD_FUSE_FIRST;
+	c2.flags = NVMFT_CMD_FUSE_SECOND;
+	memset(wbuf, 0x77, sizeof(wbuf));
+	t1 = lt_submit(f.iq, &c1, cmpbuf, sizeof(cmpbuf)); /* backend is all zero: compare matches */
+	t2 = lt_submit(f.iq, &c2, wbuf, sizeof(wbuf));
+	assert_int_equal(lt_wait(f.iq, t1).status, 0);
+	assert_int_equal(lt_wait(f.iq, t2).status, 0);
+	assert_int_equal(tb_data(tb)[0], 0x77);
+	lt_env_settle(&f.env);
+	assert_int_equal(lt_qpair_core(f.iq)->buf_bytes, 0);
+	lt_env_fini(&f.env);
+}
+
 static void test_buffer_fifo(void **state)
 {
 	struct nvmft_transport_opts tro;
@@ -876,6 +912,7 @@ int main(void)
 		cmocka_unit_test(test_errno_reaches_host),
 		cmocka_unit_test(test_buffer_fifo),
 		cmocka_unit_test(test_qpair_buffer_share),
+		cmocka_unit_test(test_fused_second_never_waits),
 		cmocka_unit_test(test_buffer_waiter_cancelled),
 		cmocka_unit_test(test_request_larger_than_pool),
 		cmocka_unit_test(test_set_iovs),
