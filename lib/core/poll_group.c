@@ -108,7 +108,7 @@ void nvmft_pg_timer_cancel(struct nvmft_poll_group *pg, struct nvmft_timer *t)
 
 static int pg_run_timers(struct nvmft_poll_group *pg)
 {
-	struct nvmft_timer *t, *tmp;
+	struct nvmft_timer *t;
 	uint64_t now, cnt;
 	int n = 0;
 
@@ -120,13 +120,20 @@ static int pg_run_timers(struct nvmft_poll_group *pg)
 	/* Clears the timerfd's readiness; EAGAIN only means it was read already. */
 	if (read(pg->timerfd, &cnt, sizeof(cnt)) < 0)
 		cnt = 0;
-	TAILQ_FOREACH_SAFE(t, &pg->timers, link, tmp) {
+	/*
+	 * A callback may arm or cancel other timers (a failed controller
+	 * cancels its keep-alive): start over after each one instead of
+	 * trusting a saved next pointer.
+	 */
+again:
+	TAILQ_FOREACH(t, &pg->timers, link) {
 		if (t->deadline_ms > now)
 			continue;
 		TAILQ_REMOVE(&pg->timers, t, link);
 		t->deadline_ms = 0;
 		t->fn(t);
 		n++;
+		goto again;
 	}
 	pg->timerfd_armed_ms = UINT64_MAX; /* force a re-arm */
 	pg_timerfd_update(pg);

@@ -104,6 +104,9 @@ struct tcp_conn {
 	/* A host that stops reading is dropped after stall_timeout_ms without progress. */
 	struct nvmft_timer stall_timer;
 	uint64_t tx_progress_ms;
+	/* Likewise a host that does not send the write data it was asked for. */
+	uint32_t h2c_waiting;   /* requests in TCP_REQ_H2C */
+	uint64_t rx_progress_ms; /* last H2CData, or when data was last asked for */
 	struct sockaddr_storage peer;
 
 	struct nvmft_tcp_params params;

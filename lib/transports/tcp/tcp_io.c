@@ -169,20 +169,42 @@ static void tx_consume(struct tcp_conn *c, size_t n)
 	}
 }
 
+/*
+ * Either way a host can sit on pool buffers without moving: it stops
+ * reading its responses (the send queue backs up), or it stops sending the
+ * write data it was asked for.  While the send queue is backed up, write
+ * data owed may be R2Ts that never left, so only the send side counts.
+ */
 static void tx_stall_expired(struct nvmft_timer *timer)
 {
 	struct tcp_conn *c = nvmft_container_of(timer, struct tcp_conn, stall_timer);
 	uint32_t stall = c->qp.tr->opts.stall_timeout_ms;
 	uint64_t now = nvmft_now_ms();
+	uint64_t since;
 
-	if (c->dead || !c->pollout)
+	if (c->dead)
 		return;
-	if (now - c->tx_progress_ms < stall) {
+	if (c->pollout)
+		since = c->tx_progress_ms;
+	else if (c->h2c_waiting > 0)
+		since = c->rx_progress_ms;
+	else
+		return;
+	if (now - since < stall) {
 		/* It moved since the timer was set: look again a full period after that. */
-		nvmft_pg_timer_arm(c->qp.pg, &c->stall_timer, c->tx_progress_ms + stall);
+		nvmft_pg_timer_arm(c->qp.pg, &c->stall_timer, since + stall);
 		return;
 	}
-	tcp_conn_close(c, "the host stopped reading its responses");
+	tcp_conn_close(c, c->pollout ? "the host stopped reading its responses"
+				     : "the host stopped sending the write data it announced");
+}
+
+static void stall_timer_start(struct tcp_conn *c, uint64_t from_ms)
+{
+	if (c->stall_timer.deadline_ms != 0)
+		return;
+	c->stall_timer.fn = tx_stall_expired;
+	nvmft_pg_timer_arm(c->qp.pg, &c->stall_timer, from_ms + c->qp.tr->opts.stall_timeout_ms);
 }
 
 static void tx_pollout(struct tcp_conn *c, bool on)
@@ -197,11 +219,25 @@ static void tx_pollout(struct tcp_conn *c, bool on)
 	if (on) {
 		/* Only a backlogged connection pays for the clock and the timer. */
 		c->tx_progress_ms = nvmft_now_ms();
-		if (c->stall_timer.deadline_ms == 0) {
-			c->stall_timer.fn = tx_stall_expired;
-			nvmft_pg_timer_arm(c->qp.pg, &c->stall_timer,
-					   c->tx_progress_ms + c->qp.tr->opts.stall_timeout_ms);
-		}
+		stall_timer_start(c, c->tx_progress_ms);
+	} else if (c->h2c_waiting > 0) {
+		/* R2Ts held in the backlog have just gone out: the host's clock starts now. */
+		c->rx_progress_ms = nvmft_now_ms();
+	}
+}
+
+/* A request starts or stops waiting for H2CData. */
+static void h2c_wait(struct tcp_req *t, bool on)
+{
+	struct tcp_conn *c = t->c;
+
+	if (!on) {
+		c->h2c_waiting--;
+		return;
+	}
+	if (c->h2c_waiting++ == 0) {
+		c->rx_progress_ms = nvmft_now_ms();
+		stall_timer_start(c, c->rx_progress_ms);
 	}
 }
 
@@ -368,6 +404,7 @@ static void cmd_have_buffers(struct tcp_req *t)
 
 	if (req->xfer == NVMFT_XFER_H2C && req->length > 0) {
 		t->state = TCP_REQ_H2C;
+		h2c_wait(t, true);
 		t->h2c_got = 0;
 		t->r2t_off = 0;
 		t->h2c_status = 0;
@@ -609,6 +646,7 @@ static void rx_h2c_done(struct tcp_conn *c, bool bad_digest)
 	struct nvmft_req *req = &t->req;
 
 	c->rx_req = NULL;
+	c->rx_progress_ms = nvmft_now_ms();
 	t->h2c_got += nvmft_tcp_rx_data_len(&c->rx);
 	/* After a digest error, take in what was asked for, then fail the command. */
 	if (bad_digest && t->h2c_status == 0)
@@ -616,12 +654,14 @@ static void rx_h2c_done(struct tcp_conn *c, bool bad_digest)
 	if (t->h2c_status != 0) {
 		if (t->h2c_got == t->r2t_off) {
 			t->state = TCP_REQ_CORE;
+			h2c_wait(t, false);
 			nvmft_req_finish(req, t->h2c_status);
 		}
 		return;
 	}
 	if (t->h2c_got == req->length) {
 		t->state = TCP_REQ_CORE;
+		h2c_wait(t, false);
 		nvmft_req_execute(req);
 		return;
 	}
@@ -774,6 +814,7 @@ void tcp_conn_drop_reqs(struct tcp_conn *c)
 		}
 	}
 	c->rx_req = NULL;
+	c->h2c_waiting = 0;
 	c->tx_skip = 0;
 	c->ctl_len = 0;
 	c->ctl_off = 0;
