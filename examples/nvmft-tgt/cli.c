@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "fault_rules.h"
 
 enum {
 	OPT_NS = 256,
@@ -67,7 +68,9 @@ void cli_usage(FILE *out)
 	      "                             tcp:[::1]:4420; before any -n: for every subsystem\n"
 	      "      --ns KIND:ARG[,bs=N][,nsid=N][,uuid=U][,name=B]\n"
 	      "                             namespace: ram:SIZE, null:SIZE or file:PATH\n"
-	      "                             (SIZE takes K/M/G/T, 1024-based)\n"
+	      "                             (SIZE takes K/M/G/T, 1024-based), or\n"
+	      "                             fault:ram:SIZE / fault:null:SIZE with fault rules\n"
+	      "                             (fail=, short=, delay=, hang=, seed=; doc/faults.md)\n"
 	      "      --allow-host NQN       allow this host (default: any host)\n"
 	      "\n"
 	      "Threads:\n"
@@ -397,6 +400,52 @@ static int ns_option(struct cli_build *b, const char *opt, struct ns_opts *o, bo
 	return 0;
 }
 
+/*
+ * Fault rules peeled off the end of --ns one by one: put each in front of
+ * the ones found before, so the rules keep the order they were given in.
+ */
+static int fault_prepend(char **rules, const char *item)
+{
+	size_t a = strlen(item), b = *rules ? strlen(*rules) : 0;
+	char *r = malloc(a + b + 2);
+
+	if (r == NULL)
+		return -ENOMEM;
+	memcpy(r, item, a);
+	if (b > 0) {
+		r[a] = ',';
+		memcpy(r + a + 1, *rules, b + 1);
+	} else {
+		r[a] = '\0';
+	}
+	free(*rules);
+	*rules = r;
+	return 0;
+}
+
+/* "fault:ram:SIZE...": the store kind after "fault:"; @val moves past it. */
+static int fault_inner(struct cli_build *b, char **val, struct plan_bdev *bd)
+{
+	char *sep = strchr(*val, ':');
+
+	if (sep != NULL)
+		*sep = '\0';
+	if (sep != NULL && (strcasecmp(*val, "ram") == 0 || strcasecmp(*val, "malloc") == 0)) {
+		bd->kind = PLAN_BDEV_RAM;
+	} else if (sep != NULL && strcasecmp(*val, "null") == 0) {
+		bd->kind = PLAN_BDEV_NULL;
+	} else {
+		/*
+		 * file: the wrapper needs the inner backend's method table, and
+		 * the library does not hand out the table of its own backends.
+		 */
+		return plan_fail(b->err, b->errlen, &b->origin,
+				 "expected fault:ram:SIZE or fault:null:SIZE");
+	}
+	*val = sep + 1;
+	return 0;
+}
+
 /* A bdev name not used yet: "ram0", "ram1"... unless name= gave one. */
 static char *bdev_name(const struct plan *p, const char *kind, const char *given)
 {
@@ -443,6 +492,17 @@ static int build_ns(struct cli_build *b, const char *arg)
 	} else if (strcasecmp(copy, "file") == 0) {
 		bd.kind = PLAN_BDEV_FILE;
 		kind = "file";
+	} else if (strcasecmp(copy, "fault") == 0) {
+		kind = "fault";
+		rc = fault_inner(b, &val, &bd);
+		if (rc == 0)
+			bd.fault_rules = strdup("");
+		if (rc == 0 && bd.fault_rules == NULL)
+			rc = nomem(b);
+		if (rc < 0) {
+			free(copy);
+			return rc;
+		}
 	} else {
 		rc = plan_fail(b->err, b->errlen, &b->origin,
 			       "unknown kind '%s' (ram, null or file)", copy);
@@ -455,16 +515,39 @@ static int build_ns(struct cli_build *b, const char *arg)
 	 */
 	while ((sep = strrchr(val, ',')) != NULL) {
 		rc = ns_option(b, sep + 1, &o, &known);
+		if (rc == 0 && !known && bd.fault_rules != NULL && fault_rules_is_item(sep + 1)) {
+			rc = fault_prepend(&bd.fault_rules, sep + 1);
+			if (rc < 0)
+				rc = nomem(b);
+			known = true;
+		}
 		if (rc == 0 && !known && bd.kind == PLAN_BDEV_FILE)
 			break;
 		if (rc == 0 && !known)
 			rc = plan_fail(b->err, b->errlen, &b->origin,
-				       "unknown option '%s' (bs=, nsid=, uuid=, name=)", sep + 1);
+				       "unknown option '%s' (bs=, nsid=, uuid=, name=%s)", sep + 1,
+				       bd.fault_rules ? ", fail=, short=, delay=, hang=, seed=" : "");
 		if (rc < 0) {
+			free(bd.fault_rules);
 			free(copy);
 			return rc;
 		}
 		*sep = '\0';
+	}
+	if (bd.fault_rules != NULL) {
+		struct fault_rules fr;
+		char why[256] = "";
+
+		/* Check the rules now, so a typo stops nvmft-tgt before it starts anything. */
+		fault_rules_init(&fr);
+		rc = fault_rules_parse(&fr, bd.fault_rules, why, sizeof(why));
+		if (rc < 0) {
+			rc = plan_fail(b->err, b->errlen, &b->origin, "%s",
+				       rc == -ENOMEM ? "out of memory" : why);
+			free(bd.fault_rules);
+			free(copy);
+			return rc;
+		}
 	}
 	if (bd.kind == PLAN_BDEV_FILE) {
 		bd.block_size = o.has_bs ? o.bs : 0;
@@ -472,6 +555,7 @@ static int build_ns(struct cli_build *b, const char *arg)
 	} else {
 		bd.block_size = o.has_bs ? o.bs : 512;
 		if (plan_parse_size(val, &bytes) < 0 || bytes == 0 || bytes % bd.block_size != 0) {
+			free(bd.fault_rules);
 			free(copy);
 			return plan_fail(b->err, b->errlen, &b->origin,
 					 "size must be a positive multiple of the block size %u "
@@ -493,7 +577,7 @@ static int build_ns(struct cli_build *b, const char *arg)
 	if (bdst == NULL)
 		goto nomem;
 	*bdst = bd; /* the plan owns the bdev's strings from here */
-	bd.name = bd.filename = NULL;
+	bd.name = bd.filename = bd.fault_rules = NULL;
 	ndst = plan_add_ns(b->plan);
 	if (ndst == NULL)
 		goto nomem;
@@ -502,6 +586,7 @@ static int build_ns(struct cli_build *b, const char *arg)
 nomem:
 	free(bd.name);
 	free(bd.filename);
+	free(bd.fault_rules);
 	free(o.ns.bdev_name);
 	free(o.ns.nqn);
 	return nomem(b);

@@ -57,6 +57,7 @@ static void begin_stop(struct mgmt *m, int status)
 	if (m->state == ST_STOPPING)
 		return;
 	m->state = ST_STOPPING;
+	setup_release_faults(&m->at);
 	pg_threads_stop(m->pt);
 }
 

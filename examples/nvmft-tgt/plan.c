@@ -28,6 +28,7 @@ void plan_free(struct plan *p)
 	for (size_t i = 0; i < p->n_bdevs; i++) {
 		free(p->bdevs[i].name);
 		free(p->bdevs[i].filename);
+		free(p->bdevs[i].fault_rules);
 	}
 	for (size_t i = 0; i < p->n_subsys; i++) {
 		free(p->subsys[i].nqn);

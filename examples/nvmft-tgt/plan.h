@@ -79,6 +79,12 @@ struct plan_bdev {
 	char *filename;	     /* FILE */
 	bool has_uuid;	     /* becomes the namespace UUID unless it has one */
 	uint8_t uuid[16];
+	/*
+	 * RAM and NULL: non-NULL for a fault-injection bdev (--ns fault:...):
+	 * the fault backend over a store of this kind, with these rules
+	 * (examples/fault_rules.h; "" for none).
+	 */
+	char *fault_rules;
 	struct plan_origin origin;
 };
 

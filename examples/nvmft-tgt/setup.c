@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault_backend.h"
 #include "setup.h"
 
 struct setup_ns_ctx {
@@ -134,6 +135,20 @@ static int setup_backend(struct app_target *at, size_t idx)
 	struct nvmft_backend **be = &at->backends[idx];
 	int rc;
 
+	if (b->fault_rules != NULL) {
+		char why[256] = "";
+
+		rc = fault_backend_new(b->name, b->kind == PLAN_BDEV_NULL ? FAULT_STORE_NULL
+									: FAULT_STORE_RAM,
+				       b->num_blocks, b->block_size, b->fault_rules, why, sizeof(why),
+				       be);
+		if (rc < 0)
+			return fail(at, &b->origin, rc, "cannot create fault bdev '%s'%s%s", b->name,
+				    why[0] ? ": " : "", why);
+		app_log(at->log, NVMFT_LOG_NOTICE, "bdev %s: fault injection over %s, rules '%s'",
+			b->name, b->kind == PLAN_BDEV_NULL ? "null" : "ram", b->fault_rules);
+		return 0;
+	}
 	switch (b->kind) {
 	case PLAN_BDEV_RAM:
 		rc = nvmft_backend_malloc_new(b->name, b->num_blocks, b->block_size, be);
@@ -350,6 +365,20 @@ void setup_print_ready(const struct app_target *at, FILE *out)
 		fprintf(out, "%s%s", i ? ", " : "", p->subsys[i].nqn);
 	fputs(p->n_subsys ? ")\n" : "\n", out);
 	fflush(out);
+}
+
+void setup_release_faults(struct app_target *at)
+{
+	for (size_t i = 0; at->backends && i < at->plan->n_bdevs; i++) {
+		struct fault_backend *fb;
+
+		if (at->plan->bdevs[i].fault_rules == NULL || at->backends[i] == NULL)
+			continue;
+		fb = fault_backend_of(at->backends[i]);
+		/* No new fault, and what a hang rule holds goes on: the groups can stop. */
+		fault_backend_set_rules(fb, NULL, NULL, 0);
+		fault_backend_release(fb);
+	}
 }
 
 void setup_free_target(struct app_target *at)

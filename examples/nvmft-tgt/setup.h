@@ -44,6 +44,13 @@ int setup_listeners(struct app_target *at);
 /* The one stdout line scripts wait for; flushed. */
 void setup_print_ready(const struct app_target *at, FILE *out);
 
+/*
+ * Shutdown: fault-injection bdevs drop their rules and let go of hung
+ * requests, since a poll group only stops once its backend I/O is back.
+ * Any thread.
+ */
+void setup_release_faults(struct app_target *at);
+
 /* nvmft_target_free(); the poll groups must be gone. */
 void setup_free_target(struct app_target *at);
 

@@ -256,6 +256,8 @@ void nvmft_pg_subsys_remove(struct nvmft_poll_group *pg, struct nvmft_subsystem 
 	for (uint32_t i = 0; i < pgss->ns_cap; i++) {
 		if (pgss->ns[i] == NULL)
 			continue;
+		if (pgss->ns[i]->detach_queued)
+			TAILQ_REMOVE(&pg->detach_q, pgss->ns[i], detach_link);
 		pg_ns_close_channel(pg, pgss->ns[i]);
 		free(pgss->ns[i]);
 	}
@@ -327,7 +329,35 @@ void nvmft_pg_io_done(struct nvmft_poll_group *pg, struct nvmft_pg_subsys *pgss,
 
 	pgss->io_outstanding--;
 	pgns->io_outstanding--;
-	if (nvmft_unlikely(pgns->removing) && pgns->io_outstanding == 0) {
+	if (nvmft_unlikely(pgns->removing) && pgns->io_outstanding == 0 && !pgns->detach_queued) {
+		/*
+		 * Not here: a backend completing from its own channel_poll or
+		 * submit can be below us on the stack, and must not see its
+		 * channel closed under it.  The poll loop closes it.
+		 */
+		pgns->detach_queued = true;
+		TAILQ_INSERT_TAIL(&pg->detach_q, pgns, detach_link);
+	}
+	if (nvmft_unlikely(pgss->drain != NULL) && pgss->io_outstanding == 0) {
+		bc = pgss->drain;
+		pgss->drain = NULL;
+		nvmft_bcast_ack(bc, pg, 0);
+	}
+}
+
+/* Close the channels of drained namespaces that are being removed, then say so. */
+static int pg_run_detach(struct nvmft_poll_group *pg)
+{
+	struct nvmft_pg_ns *pgns;
+	struct nvmft_bcast *bc;
+	int n = 0;
+
+	while ((pgns = TAILQ_FIRST(&pg->detach_q)) != NULL) {
+		TAILQ_REMOVE(&pg->detach_q, pgns, detach_link);
+		pgns->detach_queued = false;
+		n++;
+		if (!pgns->removing || pgns->io_outstanding != 0)
+			continue;
 		bc = pgns->drain;
 		pgns->drain = NULL;
 		/* Nobody may use the channel any more: close it before telling anyone. */
@@ -336,11 +366,7 @@ void nvmft_pg_io_done(struct nvmft_poll_group *pg, struct nvmft_pg_subsys *pgss,
 		if (bc != NULL)
 			nvmft_bcast_ack(bc, pg, 0);
 	}
-	if (nvmft_unlikely(pgss->drain != NULL) && pgss->io_outstanding == 0) {
-		bc = pgss->drain;
-		pgss->drain = NULL;
-		nvmft_bcast_ack(bc, pg, 0);
-	}
+	return n;
 }
 
 /* ---- Creation ----------------------------------------------------------------- */
@@ -456,6 +482,7 @@ NVMFT_EXPORT int nvmft_poll_group_new(struct nvmft_target *tgt, const struct nvm
 	TAILQ_INIT(&pg->resume_q);
 	TAILQ_INIT(&pg->timers);
 	TAILQ_INIT(&pg->polled_chans);
+	TAILQ_INIT(&pg->detach_q);
 	pg->stats.size = sizeof(pg->stats);
 	pg->max_subsystems = tgt->max_subsystems;
 	pg->ss = calloc(pg->max_subsystems, sizeof(*pg->ss));
@@ -564,6 +591,7 @@ NVMFT_EXPORT int nvmft_poll_group_poll(struct nvmft_poll_group *pg, unsigned int
 			work += rc;
 	}
 	work += pg_run_resume(pg);
+	work += pg_run_detach(pg);
 	work += pg_run_timers(pg);
 	work += pg_run_reap(pg);
 	if (nvmft_unlikely(pg->state == NVMFT_PG_STOPPING))
@@ -584,8 +612,8 @@ NVMFT_EXPORT int nvmft_poll_group_get_timeout_ms(struct nvmft_poll_group *pg)
 	uint64_t now, next = 0;
 	struct nvmft_pg_ns *pgns;
 
-	if (!TAILQ_EMPTY(&pg->resume_q) || !TAILQ_EMPTY(&pg->reap_q) || nvmft_msgq_pending(&pg->mq) ||
-	    pg->state == NVMFT_PG_STOPPED)
+	if (!TAILQ_EMPTY(&pg->resume_q) || !TAILQ_EMPTY(&pg->reap_q) || !TAILQ_EMPTY(&pg->detach_q) ||
+	    nvmft_msgq_pending(&pg->mq) || pg->state == NVMFT_PG_STOPPED)
 		return 0;
 	/* Stopping with no queue pair left: the next poll delivers the stop callback. */
 	if (pg->state == NVMFT_PG_STOPPING && TAILQ_EMPTY(&pg->qpairs))

@@ -37,6 +37,8 @@ struct nvmft_pg_ns {
 	bool removing;            /* new commands get Invalid Namespace */
 	struct nvmft_bcast *drain; /* ack when io_outstanding reaches 0 */
 	TAILQ_ENTRY(nvmft_pg_ns) poll_link; /* channels with a channel_poll method */
+	TAILQ_ENTRY(nvmft_pg_ns) detach_link; /* on pg->detach_q */
+	bool detach_queued;
 	/* io_range_lock.c: writes in flight by epoch, and range-lock fences waiting for them. */
 	uint32_t io_wr[2];
 	uint8_t io_wr_epoch;
@@ -107,6 +109,8 @@ struct nvmft_poll_group {
 	TAILQ_HEAD(, nvmft_req) resume_q;   /* requests to move on at the next poll */
 	TAILQ_HEAD(, nvmft_timer) timers;   /* armed, any order */
 	TAILQ_HEAD(, nvmft_pg_ns) polled_chans;
+	/* Drained namespaces being removed: their channels close at the next poll. */
+	TAILQ_HEAD(, nvmft_pg_ns) detach_q;
 
 	struct nvmft_poll_group_stats stats;
 	TAILQ_ENTRY(nvmft_poll_group) link; /* target's list, under tgt->lock */
