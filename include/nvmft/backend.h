@@ -236,7 +236,8 @@ NVMFT_API int nvmft_req_get_range(const struct nvmft_req *req, uint32_t idx, uin
  * num_blocks * block_size bytes.  A zero-copy read (NVMFT_BACKEND_CAP_ZCOPY_READ)
  * has none until the backend supplies them.
  *
- * Return: the array (valid until completion), NULL when *@iovcnt is 0.
+ * Return: the array (valid until completion; for a read whose iovs the
+ * backend supplied, also inside @ops->release), NULL when *@iovcnt is 0.
  */
 NVMFT_API const struct iovec *nvmft_req_get_iovs(const struct nvmft_req *req, int *iovcnt);
 

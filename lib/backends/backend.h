@@ -119,4 +119,27 @@ bool nvmft_be_iov_equal(const struct iovec *iov, int iovcnt, const void *buf, si
 bool nvmft_uring_backend_is_direct(const struct nvmft_backend *be);
 void nvmft_uring_chan_counts(void *chan, uint64_t *direct, uint64_t *buffered);
 
+/*
+ * malloc backend introspection for tests and diagnostics (@be must be a
+ * malloc backend; any thread, the counters are read relaxed):
+ * @region_size: bytes per region, the unit of locking and copy on write;
+ * @cow: regions copied on write because their current buffer could not be
+ *       changed in place (zero-copy readers in flight, or the shared zero
+ *       region showing);
+ * @zero_swaps: whole regions zeroed by pointing them at the shared zero
+ *              region because readers held their data;
+ * @bounces: zero-copy reads answered from a private copy because they
+ *           needed more than 16 iovec entries;
+ * @heap_bufs: region buffers outside the mapping not freed yet (current
+ *             ones and retired ones still read).
+ */
+struct nvmft_malloc_stats {
+	uint64_t region_size;
+	uint64_t cow;
+	uint64_t zero_swaps;
+	uint64_t bounces;
+	uint64_t heap_bufs;
+};
+void nvmft_malloc_backend_stats(const struct nvmft_backend *be, struct nvmft_malloc_stats *st);
+
 #endif
