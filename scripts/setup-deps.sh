@@ -17,7 +17,7 @@ packages=(
 	meson ninja-build pkg-config gcc g++ libc6-dev binutils clang llvm
 	libclang-rt-14-dev python3
 	# libraries
-	liburing-dev libnvme-dev libbsd-dev libibverbs-dev librdmacm-dev libjansson-dev
+	liburing-dev libnvme-dev libjson-c-dev libbsd-dev libibverbs-dev librdmacm-dev libjansson-dev
 	# tests
 	libcmocka-dev abigail-tools valgrind iproute2
 )
