@@ -12,9 +12,23 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <bsd/sys/queue.h>
 #include <nvmft/backend.h>
 
 struct nvmft_ns;
+struct nvmft_poll_group;
+
+/*
+ * What built-in backends can do beyond the public table.  It lives inside
+ * the library, so unlike struct nvmft_backend_ops it may change with it.  A
+ * built-in sets be->int_ops after nvmft_backend_create().
+ * @channel_open_pg: channel_open() that also learns the poll group the
+ *                   channel will serve, so the group's channels can share
+ *                   state (nvmft_pg_shared_*() below).  Group thread.
+ */
+struct nvmft_backend_int_ops {
+	int (*channel_open_pg)(void *ctx, struct nvmft_poll_group *pg, void **chan);
+};
 
 struct nvmft_backend {
 	const struct nvmft_backend_ops *ops;
@@ -29,6 +43,7 @@ struct nvmft_backend {
 	uint8_t eui64[8];
 	uint32_t optimal_io_blocks;
 	struct nvmft_ns *ns; /* claim; management thread */
+	const struct nvmft_backend_int_ops *int_ops; /* built-ins only, or NULL */
 };
 
 /*
@@ -42,6 +57,15 @@ int nvmft_backend_create(const struct nvmft_backend_ops *ops, void *ctx,
 /* Thin wrappers so the optional methods are checked in one place. */
 static inline int nvmft_backend_channel_open(struct nvmft_backend *be, void **chan)
 {
+	return be->ops->channel_open(be->ctx, chan);
+}
+
+/* How the core opens a channel for @pg, on @pg's thread. */
+static inline int nvmft_backend_channel_open_pg(struct nvmft_backend *be, struct nvmft_poll_group *pg,
+						void **chan)
+{
+	if (be->int_ops != NULL && be->int_ops->channel_open_pg != NULL)
+		return be->int_ops->channel_open_pg(be->ctx, pg, chan);
 	return be->ops->channel_open(be->ctx, chan);
 }
 
@@ -75,6 +99,41 @@ static inline void nvmft_backend_release(struct nvmft_backend *be, void *chan, s
 	if (be->ops->release)
 		be->ops->release(be->ctx, chan, req);
 }
+
+/*
+ * State that the channels of one poll group share, such as the one io_uring
+ * every uring namespace on the group uses, or the epoll registration of a
+ * descriptor several channels hand out.  The owner embeds the entry in its
+ * own object, so registering never allocates.  An entry is found by
+ * (@kind, @id): @kind is the address of something private to the owner (its
+ * ops table), @id tells the owner's entries apart.  The last
+ * nvmft_pg_shared_put() unlinks the entry and calls @destroy.  Everything
+ * happens on the group's thread, so there are no locks; a group is freed
+ * only after its channels closed, which leaves its table empty.
+ *
+ * Implemented by core/poll_group.c: the core's side of this interface, as
+ * nvmft_req_complete() is.
+ */
+struct nvmft_pg_shared {
+	const void *kind;
+	uint64_t id;
+	uint32_t refs;
+	void (*destroy)(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh);
+	TAILQ_ENTRY(nvmft_pg_shared) link;
+};
+
+/* The entry for (@kind, @id) on @pg, or NULL.  Takes no reference. */
+struct nvmft_pg_shared *nvmft_pg_shared_find(struct nvmft_poll_group *pg, const void *kind,
+					     uint64_t id);
+/* nvmft_pg_shared_find() plus a reference when found. */
+struct nvmft_pg_shared *nvmft_pg_shared_get(struct nvmft_poll_group *pg, const void *kind,
+					    uint64_t id);
+/* Register @sh, holding one reference; (@kind, @id) must not be taken yet. */
+void nvmft_pg_shared_add(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh, const void *kind,
+			 uint64_t id,
+			 void (*destroy)(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh));
+/* Drop a reference; the last one unlinks @sh and calls its destroy. */
+void nvmft_pg_shared_put(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh);
 
 /*
  * Geometry every backend must have: a block size that is a power of two
@@ -118,6 +177,23 @@ bool nvmft_be_iov_equal(const struct iovec *iov, int iovcnt, const void *buf, si
  */
 bool nvmft_uring_backend_is_direct(const struct nvmft_backend *be);
 void nvmft_uring_chan_counts(void *chan, uint64_t *direct, uint64_t *buffered);
+
+/*
+ * How a uring channel shares its ring (channel's thread):
+ * @ring: identifies the ring; equal for channels that share one;
+ * @ring_chans: channels open on that ring;
+ * @ring_inflight: SQEs of the ring, any channel's, not reaped yet;
+ * @waiting: this channel's requests waiting for room in the ring.
+ */
+struct nvmft_uring_chan_info {
+	const void *ring;
+	unsigned int ring_chans;
+	unsigned int ring_inflight;
+	unsigned int waiting;
+};
+void nvmft_uring_chan_info(void *chan, struct nvmft_uring_chan_info *info);
+/* Channels open on @pg's shared ring; 0 when the group has none.  Group thread. */
+unsigned int nvmft_uring_pg_ring_chans(struct nvmft_poll_group *pg);
 
 /*
  * malloc backend introspection for tests and diagnostics (@be must be a

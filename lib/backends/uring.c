@@ -9,16 +9,30 @@
  * The page cache keeps the two coherent: direct reads write dirty pages back
  * first, direct writes invalidate cached pages.
  *
- * Each channel owns a ring.  submit() only queues SQEs unless nothing is in
- * the kernel yet, so a burst of commands from one transport receive goes out
- * with one io_uring_enter() from channel_poll().  The ring's own descriptor
- * is handed out as the channel fd: it polls readable exactly while CQEs are
- * waiting, so an event-driven group never needs to drain a counter and can
- * never sleep on unreaped completions.
+ * One ring per poll group: every uring channel the core opens on a group
+ * (one per namespace) shares it, through the group's shared-state table
+ * (nvmft_pg_shared_*()), so 256 namespaces cost one ring and one descriptor
+ * per group, not 256.  The first channel creates the ring, the last close
+ * destroys it.  A channel opened through the public table, with no group,
+ * gets a ring of its own.  Each SQE carries its uring_io, which names its
+ * channel, so whichever channel's poll reaps a CQE hands it to the right
+ * request.
+ *
+ * submit() only queues SQEs unless nothing is in the kernel yet, so a burst
+ * of commands from one transport receive goes out with one io_uring_enter()
+ * from channel_poll().  The ring's own descriptor is every channel's fd: it
+ * polls readable exactly while CQEs are waiting, so an event-driven group
+ * never needs to drain a counter and can never sleep on unreaped
+ * completions.  The core watches a descriptor once however many channels
+ * hand it out.
+ *
+ * When the ring is full, requests wait per channel in order, and channels
+ * take turns for the room completions free: one namespace with a deep queue
+ * cannot hold back another's.
  *
  * Invariant that keeps requests from getting stuck: between polls, work
- * queued in the SQ ring or in the overflow list exists only while at least
- * one SQE is in the kernel, whose completion wakes the group.
+ * queued in the SQ ring or waiting for room exists only while at least one
+ * SQE is in the kernel, whose completion wakes the group.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -108,18 +122,35 @@ struct uring_io_chunk {
 	struct uring_io ios[URING_DEPTH];
 };
 
-struct uring_chan {
-	struct uring_be *ub;
+/* A ring and what waits for it; shared by the channels of one poll group. */
+struct uring_ring {
+	struct nvmft_pg_shared sh; /* in the group's table when @pg is set */
+	struct nvmft_poll_group *pg; /* NULL: private to one channel */
 	struct io_uring ring;
 	unsigned int cq_limit;  /* never more SQEs outstanding than the CQ holds */
 	unsigned int inflight;  /* SQEs prepared and not yet reaped */
 	unsigned int in_kernel; /* SQEs submitted and not yet reaped */
+	unsigned int nr_chans;  /* open channels */
+	TAILQ_HEAD(, uring_chan) waiting; /* channels with requests waiting for room, by turn */
+	TAILQ_HEAD(, uring_chan) closed;  /* closed while the kernel still had their SQEs */
+};
+
+struct uring_chan {
+	struct uring_be *ub;
+	struct uring_ring *r;
+	unsigned int inflight;  /* this channel's SQEs prepared and not yet reaped */
+	unsigned int nr_waiting;
+	bool is_waiting;        /* on r->waiting */
+	bool closed;            /* on r->closed */
+	TAILQ_ENTRY(uring_chan) link;
 	TAILQ_HEAD(, uring_io) free_ios;
 	TAILQ_HEAD(, uring_io) overflow; /* waiting for ring space, in order */
 	struct uring_io_chunk *chunks;
 	uint64_t n_direct;
 	uint64_t n_buffered;
 };
+
+static const struct nvmft_backend_ops uring_ops;
 
 /* ---- channel resources -------------------------------------------------- */
 
@@ -173,22 +204,35 @@ static void io_finish(struct uring_io *io, int err)
 	nvmft_req_complete(req, err);
 }
 
+static void chan_free(struct uring_chan *ch)
+{
+	struct uring_io_chunk *c;
+
+	while ((c = ch->chunks) != NULL) {
+		ch->chunks = c->next;
+		for (unsigned int i = 0; i < URING_DEPTH; i++)
+			free(c->ios[i].scratch);
+		free(c);
+	}
+	free(ch);
+}
+
 /* ---- submission --------------------------------------------------------- */
 
-static void chan_flush(struct uring_chan *ch)
+static void ring_flush(struct uring_ring *r)
 {
 	int rc;
 
-	if (io_uring_sq_ready(&ch->ring) == 0)
+	if (io_uring_sq_ready(&r->ring) == 0)
 		return;
-	rc = io_uring_submit(&ch->ring);
+	rc = io_uring_submit(&r->ring);
 	/*
 	 * On failure the SQEs stay in the ring and go out with the next
 	 * poll's flush; the kernel only refuses for lack of memory here, as
 	 * the CQ can never overflow (cq_limit).
 	 */
 	if (rc > 0)
-		ch->in_kernel += (unsigned int)rc;
+		r->in_kernel += (unsigned int)rc;
 }
 
 static bool iov_direct_ok(const struct uring_be *ub, const struct iovec *iov, int iovcnt,
@@ -293,51 +337,82 @@ static void io_prep(struct uring_io *io, struct io_uring_sqe *sqe)
 	io_uring_sqe_set_data(sqe, io);
 }
 
-static struct io_uring_sqe *chan_get_sqe(struct uring_chan *ch)
+static struct io_uring_sqe *ring_get_sqe(struct uring_ring *r)
 {
 	struct io_uring_sqe *sqe;
 
-	if (ch->inflight >= ch->cq_limit)
+	if (r->inflight >= r->cq_limit)
 		return NULL;
-	sqe = io_uring_get_sqe(&ch->ring);
+	sqe = io_uring_get_sqe(&r->ring);
 	if (sqe == NULL) {
-		chan_flush(ch);
-		sqe = io_uring_get_sqe(&ch->ring);
+		ring_flush(r);
+		sqe = io_uring_get_sqe(&r->ring);
 	}
 	return sqe;
+}
+
+static void ring_push(struct uring_ring *r, struct uring_io *io, struct io_uring_sqe *sqe)
+{
+	io_prep(io, sqe);
+	r->inflight++;
+	io->ch->inflight++;
+}
+
+/* Park @io behind its channel's waiting requests; the channel joins the turns. */
+static void chan_wait(struct uring_chan *ch, struct uring_io *io)
+{
+	TAILQ_INSERT_TAIL(&ch->overflow, io, link);
+	ch->nr_waiting++;
+	if (!ch->is_waiting) {
+		ch->is_waiting = true;
+		TAILQ_INSERT_TAIL(&ch->r->waiting, ch, link);
+	}
 }
 
 /* Put @io's next step in the SQ ring, or behind others waiting for room. */
 static void io_queue(struct uring_io *io)
 {
 	struct uring_chan *ch = io->ch;
+	struct uring_ring *r = ch->r;
 	struct io_uring_sqe *sqe = NULL;
 
-	if (TAILQ_EMPTY(&ch->overflow))
-		sqe = chan_get_sqe(ch);
+	/* Room freed while others wait is theirs, whichever namespace asks now. */
+	if (TAILQ_EMPTY(&r->waiting))
+		sqe = ring_get_sqe(r);
 	if (sqe == NULL) {
-		TAILQ_INSERT_TAIL(&ch->overflow, io, link);
+		chan_wait(ch, io);
 		return;
 	}
-	io_prep(io, sqe);
-	ch->inflight++;
+	ring_push(r, io, sqe);
 	/* Nothing in the kernel would wake the group to flush this later. */
-	if (ch->in_kernel == 0)
-		chan_flush(ch);
+	if (r->in_kernel == 0)
+		ring_flush(r);
 }
 
-static void chan_drain_overflow(struct uring_chan *ch)
+/*
+ * Hand free room to waiting requests, one per channel per turn: each
+ * channel's requests stay in order, and a namespace with a deep queue
+ * cannot hold back one with a single request.
+ */
+static void ring_drain_overflow(struct uring_ring *r)
 {
 	struct io_uring_sqe *sqe;
+	struct uring_chan *ch;
 	struct uring_io *io;
 
-	while ((io = TAILQ_FIRST(&ch->overflow)) != NULL) {
-		sqe = chan_get_sqe(ch);
+	while ((ch = TAILQ_FIRST(&r->waiting)) != NULL) {
+		sqe = ring_get_sqe(r);
 		if (sqe == NULL)
 			return;
+		io = TAILQ_FIRST(&ch->overflow);
 		TAILQ_REMOVE(&ch->overflow, io, link);
-		io_prep(io, sqe);
-		ch->inflight++;
+		ch->nr_waiting--;
+		TAILQ_REMOVE(&r->waiting, ch, link);
+		if (TAILQ_EMPTY(&ch->overflow))
+			ch->is_waiting = false;
+		else
+			TAILQ_INSERT_TAIL(&r->waiting, ch, link);
+		ring_push(r, io, sqe);
 	}
 }
 
@@ -524,9 +599,107 @@ static void io_kick(struct uring_io *io)
 	io_queue(io);
 }
 
+/* ---- rings ---------------------------------------------------------------- */
+
+static int ring_create(struct uring_ring **ret)
+{
+	struct uring_ring *r;
+	int rc;
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	rc = io_uring_queue_init(URING_DEPTH, &r->ring, 0);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	r->cq_limit = r->ring.cq.ring_entries;
+	TAILQ_INIT(&r->waiting);
+	TAILQ_INIT(&r->closed);
+	*ret = r;
+	return 0;
+}
+
+/* A CQE of a closed channel: nobody waits for it, only the memory is freed. */
+static void ring_retire(struct uring_ring *r, struct uring_chan *ch)
+{
+	if (ch->inflight > 0)
+		return;
+	TAILQ_REMOVE(&r->closed, ch, link);
+	chan_free(ch);
+}
+
+static void ring_destroy(struct uring_ring *r)
+{
+	struct io_uring_cqe *cqe;
+	struct uring_io *io;
+	struct uring_chan *ch;
+	int rc;
+
+	/*
+	 * Every channel is closed.  The kernel must still be done with the
+	 * buffers of those closed with SQEs in flight before the ring and
+	 * their scratch memory go away.
+	 */
+	while (r->in_kernel > 0) {
+		rc = io_uring_wait_cqe(&r->ring, &cqe);
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0)
+			break;
+		io = io_uring_cqe_get_data(cqe);
+		io_uring_cqe_seen(&r->ring, cqe);
+		r->in_kernel--;
+		io->ch->inflight--;
+	}
+	/* What is left never reached the kernel. */
+	while ((ch = TAILQ_FIRST(&r->closed)) != NULL) {
+		TAILQ_REMOVE(&r->closed, ch, link);
+		chan_free(ch);
+	}
+	io_uring_queue_exit(&r->ring);
+	free(r);
+}
+
+static void ring_shared_destroy(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh)
+{
+	(void)pg;
+	ring_destroy(nvmft_container_of(sh, struct uring_ring, sh));
+}
+
+/* The group's ring with a reference taken, created by its first channel. */
+static int ring_get(struct nvmft_poll_group *pg, struct uring_ring **ret)
+{
+	struct nvmft_pg_shared *sh;
+	int rc;
+
+	if (pg != NULL) {
+		sh = nvmft_pg_shared_get(pg, &uring_ops, 0);
+		if (sh != NULL) {
+			*ret = nvmft_container_of(sh, struct uring_ring, sh);
+			return 0;
+		}
+	}
+	rc = ring_create(ret);
+	if (rc < 0 || pg == NULL)
+		return rc;
+	(*ret)->pg = pg;
+	nvmft_pg_shared_add(pg, &(*ret)->sh, &uring_ops, 0, ring_shared_destroy);
+	return 0;
+}
+
+static void ring_put(struct uring_ring *r)
+{
+	if (r->pg != NULL)
+		nvmft_pg_shared_put(r->pg, &r->sh);
+	else
+		ring_destroy(r);
+}
+
 /* ---- methods ------------------------------------------------------------ */
 
-static int uring_channel_open(void *ctx, void **chan)
+static int uring_channel_open_pg(void *ctx, struct nvmft_poll_group *pg, void **chan)
 {
 	struct uring_chan *ch;
 	int rc;
@@ -537,70 +710,78 @@ static int uring_channel_open(void *ctx, void **chan)
 	ch->ub = ctx;
 	TAILQ_INIT(&ch->free_ios);
 	TAILQ_INIT(&ch->overflow);
-	rc = io_uring_queue_init(URING_DEPTH, &ch->ring, 0);
-	if (rc < 0) {
-		free(ch);
-		return rc;
-	}
-	ch->cq_limit = ch->ring.cq.ring_entries;
 	rc = chan_grow(ch);
+	if (rc == 0)
+		rc = ring_get(pg, &ch->r);
 	if (rc < 0) {
-		io_uring_queue_exit(&ch->ring);
-		free(ch);
+		chan_free(ch);
 		return rc;
 	}
+	ch->r->nr_chans++;
 	*chan = ch;
 	return 0;
+}
+
+static int uring_channel_open(void *ctx, void **chan)
+{
+	return uring_channel_open_pg(ctx, NULL, chan);
 }
 
 static void uring_channel_close(void *ctx, void *chan)
 {
 	struct uring_chan *ch = chan;
-	struct io_uring_cqe *cqe;
-	struct uring_io_chunk *c;
+	struct uring_ring *r = ch->r;
 
 	(void)ctx;
 	/*
-	 * The core closes only idle channels.  Should it not, the kernel must
-	 * still be done with every buffer before the ring and the scratch
-	 * memory go away; the requests themselves are not completed.
+	 * The core closes only idle channels.  Should it not, requests
+	 * waiting for room are dropped, and requests in the kernel are not
+	 * completed either, but their memory must outlive the kernel's use:
+	 * the channel stays on the ring until its last CQE is reaped (by
+	 * another channel's poll, or when the ring goes).
 	 */
-	while (ch->in_kernel > 0 && io_uring_wait_cqe(&ch->ring, &cqe) == 0) {
-		io_uring_cqe_seen(&ch->ring, cqe);
-		ch->in_kernel--;
+	if (ch->is_waiting) {
+		TAILQ_REMOVE(&r->waiting, ch, link);
+		ch->is_waiting = false;
 	}
-	io_uring_queue_exit(&ch->ring);
-	while ((c = ch->chunks) != NULL) {
-		ch->chunks = c->next;
-		for (unsigned int i = 0; i < URING_DEPTH; i++)
-			free(c->ios[i].scratch);
-		free(c);
+	r->nr_chans--;
+	if (ch->inflight > 0) {
+		ring_flush(r);
+		ch->closed = true;
+		TAILQ_INSERT_TAIL(&r->closed, ch, link);
+	} else {
+		chan_free(ch);
 	}
-	free(ch);
+	ring_put(r);
 }
 
 static int uring_channel_poll(void *ctx, void *chan, unsigned int budget)
 {
 	struct uring_chan *ch = chan;
+	struct uring_ring *r = ch->r;
 	struct io_uring_cqe *cqe;
 	struct uring_io *io;
 	unsigned int n = 0;
 	int res;
 
 	(void)ctx;
-	while (n < budget && io_uring_peek_cqe(&ch->ring, &cqe) == 0) {
+	/* Any channel's completions: the first channel polled serves the whole ring. */
+	while (n < budget && io_uring_peek_cqe(&r->ring, &cqe) == 0) {
 		io = io_uring_cqe_get_data(cqe);
 		res = cqe->res;
 		/* Seen before handling: a completion may re-enter submit(). */
-		io_uring_cqe_seen(&ch->ring, cqe);
-		ch->inflight--;
-		ch->in_kernel--;
+		io_uring_cqe_seen(&r->ring, cqe);
+		r->inflight--;
+		r->in_kernel--;
+		io->ch->inflight--;
 		n++;
-		if (io_advance(io, res))
+		if (nvmft_unlikely(io->ch->closed))
+			ring_retire(r, io->ch);
+		else if (io_advance(io, res))
 			io_kick(io);
 	}
-	chan_drain_overflow(ch);
-	chan_flush(ch);
+	ring_drain_overflow(r);
+	ring_flush(r);
 	return (int)n;
 }
 
@@ -609,7 +790,7 @@ static int uring_channel_get_fd(void *ctx, void *chan)
 	struct uring_chan *ch = chan;
 
 	(void)ctx;
-	return ch->ring.ring_fd;
+	return ch->r->ring.ring_fd;
 }
 
 static int uring_submit(void *ctx, void *chan, struct nvmft_req *req)
@@ -701,6 +882,10 @@ static void uring_destroy(void *ctx)
 		close(ub->fd);
 	free(ub);
 }
+
+static const struct nvmft_backend_int_ops uring_int_ops = {
+	.channel_open_pg = uring_channel_open_pg,
+};
 
 static const struct nvmft_backend_ops uring_ops = {
 	.version = NVMFT_BACKEND_OPS_V1,
@@ -849,6 +1034,7 @@ NVMFT_EXPORT int nvmft_backend_uring_new(const char *name, const char *path, uin
 	rc = nvmft_backend_create(&uring_ops, ub, &opts, "uring", ret);
 	if (rc < 0)
 		goto fail;
+	(*ret)->int_ops = &uring_int_ops;
 	return 0;
 
 fail:
@@ -871,4 +1057,21 @@ void nvmft_uring_chan_counts(void *chan, uint64_t *direct, uint64_t *buffered)
 
 	*direct = ch->n_direct;
 	*buffered = ch->n_buffered;
+}
+
+void nvmft_uring_chan_info(void *chan, struct nvmft_uring_chan_info *info)
+{
+	const struct uring_chan *ch = chan;
+
+	info->ring = ch->r;
+	info->ring_chans = ch->r->nr_chans;
+	info->ring_inflight = ch->r->inflight;
+	info->waiting = ch->nr_waiting;
+}
+
+unsigned int nvmft_uring_pg_ring_chans(struct nvmft_poll_group *pg)
+{
+	struct nvmft_pg_shared *sh = nvmft_pg_shared_find(pg, &uring_ops, 0);
+
+	return sh ? nvmft_container_of(sh, struct uring_ring, sh)->nr_chans : 0;
 }

@@ -3,8 +3,10 @@
  * io_uring backend on real files in a scratch directory (and, when the test
  * may create one, a loop block device): data integrity through O_DIRECT and
  * the buffered fallback, the Write Zeroes / Deallocate ladders, short reads
- * at end of file, many requests in flight, the channel fd, and errors the
- * kernel reports reaching the completion unchanged.
+ * at end of file, many requests in flight, the channel fd, errors the
+ * kernel reports reaching the completion unchanged, and one ring per poll
+ * group: shared by every namespace, fair and in order when full, watched
+ * once by the group, gone with the last channel.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +37,8 @@
 #include "core/poll_group.h"
 #include "core/qpair.h"
 #include "core/req.h"
+#include "core/subsystem.h"
+#include "loop_transport.h"
 #include "util/compiler.h"
 
 #define MIB (1u << 20)
@@ -43,6 +47,8 @@ struct treq {
 	struct nvmft_req req;
 	int done;
 	int err;
+	int idx;   /* for tests with their own completion callback */
+	void *arg;
 };
 
 struct fixture {
@@ -98,9 +104,9 @@ static void reject(struct fixture *f, struct treq *t, int rc)
  * fd between empty polls; the bound only stops a broken backend from
  * hanging the run.
  */
-static void wait_all(struct fixture *f, struct treq *t, size_t n)
+static void wait_chan(struct nvmft_backend *be, void *chan, struct treq *t, size_t n)
 {
-	int fd = f->be->ops->channel_get_fd(f->be->ctx, f->chan);
+	int fd = be->ops->channel_get_fd(be->ctx, chan);
 	int idle = 0;
 	size_t left;
 
@@ -110,7 +116,7 @@ static void wait_all(struct fixture *f, struct treq *t, size_t n)
 			left += t[i].done == 0;
 		if (left == 0)
 			break;
-		if (f->be->ops->channel_poll(f->be->ctx, f->chan, 64) == 0) {
+		if (be->ops->channel_poll(be->ctx, chan, 64) == 0) {
 			struct pollfd p = { .fd = fd, .events = POLLIN };
 
 			/* Sleeping without a wake-up for long means a lost request. */
@@ -120,6 +126,11 @@ static void wait_all(struct fixture *f, struct treq *t, size_t n)
 	}
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(t[i].done, 1);
+}
+
+static void wait_all(struct fixture *f, struct treq *t, size_t n)
+{
+	wait_chan(f->be, f->chan, t, n);
 }
 
 static int run(struct fixture *f, struct treq *t)
@@ -230,6 +241,8 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/disk.img", f->dir);
 	f->loop_fd = -1;
+	/* Only what channels of a group use: its table of shared state. */
+	TAILQ_INIT(&f->pg.shared);
 	f->qp.pg = &f->pg;
 	*state = f;
 	return 0;
@@ -1096,6 +1109,491 @@ static void test_block_device(void **state)
 	free(out);
 }
 
+/* ---- one ring per poll group -------------------------------------------- */
+
+#define NQN_URING "nqn.2024-01.io.example:uring"
+
+/* io_uring instances this process has open: one descriptor each. */
+static int count_rings(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char p[300], l[64];
+	ssize_t k;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
+		k = readlink(p, l, sizeof(l) - 1);
+		if (k <= 0)
+			continue;
+		l[k] = '\0';
+		n += strcmp(l, "anon_inode:[io_uring]") == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/* How many times @fd is registered in the epoll set @epfd. */
+static int epoll_watches(int epfd, int fd)
+{
+	char p[64], line[256];
+	FILE *fp;
+	int n = 0, tfd;
+
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", epfd);
+	fp = fopen(p, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+static struct nvmft_uring_chan_info chan_info(void *chan)
+{
+	struct nvmft_uring_chan_info info;
+
+	memset(&info, 0xa5, sizeof(info));
+	nvmft_uring_chan_info(chan, &info);
+	return info;
+}
+
+static void check_file(const char *path, const void *exp, size_t len, off_t off)
+{
+	uint8_t *got = malloc(len);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_non_null(got);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, got, len, off), (ssize_t)len);
+	assert_memory_equal(got, exp, len);
+	close(fd);
+	free(got);
+}
+
+/*
+ * Write @seed's pattern to blocks 0..63 of two channels at once, then read
+ * both back concurrently; each file must hold its own pattern.
+ */
+static void rw_pair(struct fixture *f, struct nvmft_backend *b[2], void *ch[2], const char *path[2],
+		    unsigned int seed)
+{
+	const size_t len = 64 * 512;
+	uint8_t *in[2], *out[2];
+	struct iovec iov[4];
+	struct treq t[4];
+
+	for (int i = 0; i < 2; i++) {
+		in[i] = abuf(len);
+		out[i] = abuf(len);
+		fill(in[i], len, seed + (unsigned int)i);
+		memset(out[i], 0, len);
+		iov[i].iov_base = in[i];
+		iov[i].iov_len = len;
+		iov[2 + i].iov_base = out[i];
+		iov[2 + i].iov_len = len;
+		treq_init(f, &t[i], NVMFT_IO_WRITE, 0, 64, &iov[i], 1);
+		treq_init(f, &t[2 + i], NVMFT_IO_READ, 0, 64, &iov[2 + i], 1);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(b[i]->ops->submit(b[i]->ctx, ch[i], &t[i].req), 0);
+	/* Polling one channel of the ring serves the other's completions too. */
+	wait_chan(b[0], ch[0], t, 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(b[i]->ops->submit(b[i]->ctx, ch[i], &t[2 + i].req), 0);
+	wait_chan(b[1], ch[1], t + 2, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(t[i].err, 0);
+		assert_int_equal(t[2 + i].err, 0);
+		assert_memory_equal(out[i], in[i], len);
+		check_file(path[i], in[i], len, 0);
+		free(in[i]);
+		free(out[i]);
+	}
+}
+
+/* Write and read back through one channel alone. */
+static void rw_one(struct fixture *f, struct nvmft_backend *be, void *chan, const char *path,
+		   unsigned int seed)
+{
+	uint8_t *in = abuf(8 * 512), *out = abuf(8 * 512);
+	struct iovec iov = { .iov_base = in, .iov_len = 8 * 512 };
+	struct treq t;
+
+	fill(in, 8 * 512, seed);
+	treq_init(f, &t, NVMFT_IO_WRITE, 8, 8, &iov, 1);
+	assert_int_equal(be->ops->submit(be->ctx, chan, &t.req), 0);
+	wait_chan(be, chan, &t, 1);
+	assert_int_equal(t.err, 0);
+	iov.iov_base = out;
+	treq_init(f, &t, NVMFT_IO_READ, 8, 8, &iov, 1);
+	assert_int_equal(be->ops->submit(be->ctx, chan, &t.req), 0);
+	wait_chan(be, chan, &t, 1);
+	assert_int_equal(t.err, 0);
+	assert_memory_equal(out, in, 8 * 512);
+	check_file(path, in, 8 * 512, 8 * 512);
+	free(in);
+	free(out);
+}
+
+static void test_pg_shares_one_ring(void **state)
+{
+	struct fixture *f = *state;
+	char path2[PATH_MAX + 64];
+	const char *paths[2] = { f->path, path2 };
+	struct nvmft_uring_chan_info i1, i2, ip;
+	struct nvmft_backend *b[2];
+	void *ch[2], *priv;
+	int base;
+
+	snprintf(path2, sizeof(path2), "%s/disk2.img", f->dir);
+	make_file(f->path, MIB, 0);
+	make_file(path2, MIB, 0);
+	base = count_rings();
+	assert_int_equal(nvmft_backend_uring_new("u0", f->path, 0, &f->be), 0);
+	assert_int_equal(nvmft_backend_uring_new("u1", path2, 0, &b[1]), 0);
+	b[0] = f->be;
+	/* Creating a backend only probes io_uring. */
+	assert_int_equal(count_rings(), base);
+	assert_int_equal(nvmft_uring_pg_ring_chans(&f->pg), 0);
+
+	assert_int_equal(nvmft_backend_channel_open_pg(b[0], &f->pg, &ch[0]), 0);
+	f->chan = ch[0];
+	assert_int_equal(count_rings(), base + 1);
+	assert_int_equal(nvmft_backend_channel_open_pg(b[1], &f->pg, &ch[1]), 0);
+	/* The second namespace on the group costs no ring and no descriptor. */
+	assert_int_equal(count_rings(), base + 1);
+	i1 = chan_info(ch[0]);
+	i2 = chan_info(ch[1]);
+	assert_ptr_equal(i1.ring, i2.ring);
+	assert_int_equal(i1.ring_chans, 2);
+	assert_int_equal(nvmft_uring_pg_ring_chans(&f->pg), 2);
+	assert_int_equal(b[0]->ops->channel_get_fd(b[0]->ctx, ch[0]),
+			 b[1]->ops->channel_get_fd(b[1]->ctx, ch[1]));
+
+	/* Opened through the public table, without a group: a ring of its own. */
+	assert_int_equal(b[1]->ops->channel_open(b[1]->ctx, &priv), 0);
+	ip = chan_info(priv);
+	assert_ptr_not_equal(ip.ring, i1.ring);
+	assert_int_equal(ip.ring_chans, 1);
+	assert_int_equal(count_rings(), base + 2);
+	rw_one(f, b[1], priv, path2, 5);
+	b[1]->ops->channel_close(b[1]->ctx, priv);
+	assert_int_equal(count_rings(), base + 1);
+	assert_int_equal(nvmft_uring_pg_ring_chans(&f->pg), 2);
+
+	/* I/O to both at once lands in the right file and reads back. */
+	rw_pair(f, b, ch, paths, 30);
+
+	/* Closing one keeps the ring for the other. */
+	b[0]->ops->channel_close(b[0]->ctx, ch[0]);
+	f->chan = NULL;
+	assert_int_equal(nvmft_uring_pg_ring_chans(&f->pg), 1);
+	assert_int_equal(chan_info(ch[1]).ring_chans, 1);
+	assert_int_equal(count_rings(), base + 1);
+	rw_one(f, b[1], ch[1], path2, 40);
+
+	/* The last close frees the ring and empties the group's table. */
+	b[1]->ops->channel_close(b[1]->ctx, ch[1]);
+	assert_int_equal(nvmft_uring_pg_ring_chans(&f->pg), 0);
+	assert_true(TAILQ_EMPTY(&f->pg.shared));
+	assert_int_equal(count_rings(), base);
+
+	/* And the next channel starts a new one. */
+	assert_int_equal(nvmft_backend_channel_open_pg(b[0], &f->pg, &f->chan), 0);
+	assert_int_equal(count_rings(), base + 1);
+	assert_int_equal(nvmft_uring_pg_ring_chans(&f->pg), 1);
+	rw_one(f, b[0], f->chan, f->path, 50);
+	assert_int_equal(nvmft_backend_free(b[1]), 0);
+}
+
+struct order_ctx {
+	void *chan_a;
+	unsigned int na;
+	unsigned int nb;
+	unsigned int b_done;
+	unsigned int a_waiting_at_b_done;
+	unsigned int order_errors;
+};
+
+/*
+ * A request of A that completes was submitted to the kernel, so in order
+ * every earlier one of A was too: at most the later ones can still wait.
+ */
+static void order_done(struct nvmft_req *req, int err)
+{
+	struct treq *t = (struct treq *)(void *)req;
+	struct order_ctx *x = t->arg;
+	struct nvmft_uring_chan_info a = chan_info(x->chan_a);
+
+	treq_done(req, err);
+	if (t->idx >= 0) {
+		if (a.waiting > x->na - 1 - (unsigned int)t->idx)
+			x->order_errors++;
+	} else if (++x->b_done == x->nb) {
+		x->a_waiting_at_b_done = a.waiting;
+	}
+}
+
+static void test_pg_overflow_fair_in_order(void **state)
+{
+	struct fixture *f = *state;
+	enum { NA = 2400, NB = 16, BS = 512 };
+	char path2[PATH_MAX + 64];
+	struct nvmft_uring_chan_info ia, ib;
+	struct order_ctx x = { .na = NA, .nb = NB };
+	struct nvmft_backend *b2;
+	void *ch2;
+	struct treq *t = calloc(NA + NB, sizeof(*t));
+	struct iovec *iov = calloc(NA + NB, sizeof(*iov));
+	uint8_t *da = abuf((size_t)NA * BS), *db = abuf((size_t)NB * BS);
+
+	assert_non_null(t);
+	assert_non_null(iov);
+	snprintf(path2, sizeof(path2), "%s/disk2.img", f->dir);
+	make_file(f->path, (size_t)NA * BS, 0);
+	make_file(path2, (size_t)NB * BS, 0);
+	assert_int_equal(nvmft_backend_uring_new("u0", f->path, BS, &f->be), 0);
+	assert_int_equal(nvmft_backend_uring_new("u1", path2, BS, &b2), 0);
+	assert_int_equal(nvmft_backend_channel_open_pg(f->be, &f->pg, &f->chan), 0);
+	assert_int_equal(nvmft_backend_channel_open_pg(b2, &f->pg, &ch2), 0);
+	x.chan_a = f->chan;
+	fill(da, (size_t)NA * BS, 60);
+	fill(db, (size_t)NB * BS, 61);
+
+	/* A deep queue on A first, then a few requests on B. */
+	for (int i = 0; i < NA + NB; i++) {
+		bool on_a = i < NA;
+		int k = on_a ? i : i - NA;
+
+		iov[i].iov_base = (on_a ? da : db) + (size_t)k * BS;
+		iov[i].iov_len = BS;
+		treq_init(f, &t[i], NVMFT_IO_WRITE, (uint64_t)k, 1, &iov[i], 1);
+		t[i].req.backend_done = order_done;
+		t[i].arg = &x;
+		t[i].idx = on_a ? k : -1;
+		if (on_a)
+			assert_int_equal(submit(f, &t[i]), 0);
+		else
+			assert_int_equal(b2->ops->submit(b2->ctx, ch2, &t[i].req), 0);
+	}
+	/* Nothing reaped yet: the ring is full, and B waits behind A's waiters. */
+	ia = chan_info(f->chan);
+	ib = chan_info(ch2);
+	assert_ptr_equal(ia.ring, ib.ring);
+	assert_true(ia.ring_inflight > 0);
+	assert_int_equal(ia.waiting + ia.ring_inflight, NA);
+	assert_int_equal(ib.waiting, NB);
+	assert_true(ia.waiting > 2 * ia.ring_inflight);
+
+	/* B's poll serves A's completions as well. */
+	wait_chan(b2, ch2, t, NA + NB);
+	for (int i = 0; i < NA + NB; i++)
+		assert_int_equal(t[i].err, 0);
+	assert_int_equal(x.order_errors, 0);
+	/* Turns: B was done while A still had requests waiting for room. */
+	assert_int_equal(x.b_done, NB);
+	assert_true(x.a_waiting_at_b_done > 0);
+	assert_int_equal(chan_info(f->chan).waiting, 0);
+	assert_int_equal(chan_info(f->chan).ring_inflight, 0);
+	check_file(f->path, da, (size_t)NA * BS, 0);
+	check_file(path2, db, (size_t)NB * BS, 0);
+
+	b2->ops->channel_close(b2->ctx, ch2);
+	assert_int_equal(nvmft_backend_free(b2), 0);
+	free(t);
+	free(iov);
+	free(da);
+	free(db);
+}
+
+/* A channel closed with I/O in the kernel must not break the ring's other channels. */
+static void test_pg_close_busy_channel(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 40 };
+	char path2[PATH_MAX + 64];
+	struct nvmft_backend *b2;
+	struct treq t[N];
+	struct iovec iov[N];
+	uint8_t *buf = abuf((size_t)N * 4096);
+	void *ch2;
+	int base;
+
+	snprintf(path2, sizeof(path2), "%s/disk2.img", f->dir);
+	make_file(f->path, MIB, 3);
+	make_file(path2, MIB, 0);
+	base = count_rings();
+	assert_int_equal(nvmft_backend_uring_new("u0", f->path, 0, &f->be), 0);
+	assert_int_equal(nvmft_backend_uring_new("u1", path2, 0, &b2), 0);
+	assert_int_equal(nvmft_backend_channel_open_pg(f->be, &f->pg, &f->chan), 0);
+	assert_int_equal(nvmft_backend_channel_open_pg(b2, &f->pg, &ch2), 0);
+	for (int i = 0; i < N; i++) {
+		iov[i].iov_base = buf + (size_t)i * 4096;
+		iov[i].iov_len = 4096;
+		treq_init(f, &t[i], i % 2 ? NVMFT_IO_READ : NVMFT_IO_COMPARE, (uint64_t)i * 8, 8,
+			  &iov[i], 1);
+		assert_int_equal(submit(f, &t[i]), 0);
+	}
+	/* Not the core's way: its requests are never completed, their memory outlives the kernel's use. */
+	f->be->ops->channel_close(f->be->ctx, f->chan);
+	f->chan = NULL;
+	assert_int_equal(nvmft_uring_pg_ring_chans(&f->pg), 1);
+	rw_one(f, b2, ch2, path2, 70);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(t[i].done, 0);
+	b2->ops->channel_close(b2->ctx, ch2);
+	assert_int_equal(count_rings(), base);
+	assert_int_equal(nvmft_backend_free(b2), 0);
+	free(buf);
+}
+
+/* Submit a read straight to a group's channel, past the core. */
+static void inject_read(struct fixture *f, struct nvmft_backend *be, void *chan, struct treq *t,
+			struct iovec *iov)
+{
+	treq_init(f, t, NVMFT_IO_READ, 0, 8, iov, 1);
+	assert_int_equal(be->ops->submit(be->ctx, chan, &t->req), 0);
+}
+
+/*
+ * The group sleeps on its descriptor and wakes for a completion on any
+ * namespace of its ring: nothing else in the set can become readable, and
+ * the completion is not reaped before the wait.
+ */
+static void check_wakes(struct fixture *f, struct nvmft_poll_group *pg, struct nvmft_backend *be,
+			void *chan)
+{
+	int pgfd = nvmft_poll_group_get_fd(pg);
+	uint8_t *buf = abuf(4096);
+	struct iovec iov = { .iov_base = buf, .iov_len = 4096 };
+	struct treq t;
+
+	/* Idle, no timer: it may sleep for good, no channel needs a 1 ms look. */
+	assert_int_equal(nvmft_poll_group_get_timeout_ms(pg), -1);
+	assert_int_equal(ep_wait(pgfd, 0), 0);
+	inject_read(f, be, chan, &t, &iov);
+	assert_int_equal(ep_wait(pgfd, 10000), 1);
+	for (int i = 0; i < 1000 && t.done == 0; i++) {
+		nvmft_poll_group_poll(pg, 0);
+		if (t.done == 0)
+			assert_int_equal(ep_wait(pgfd, 10000), 1);
+	}
+	assert_int_equal(t.done, 1);
+	assert_int_equal(t.err, 0);
+	nvmft_poll_group_poll(pg, 0);
+	assert_int_equal(ep_wait(pgfd, 0), 0);
+	free(buf);
+}
+
+/* The channel the core opened on @pg for @nsid. */
+static struct nvmft_pg_ns *pg_ns_of(struct nvmft_poll_group *pg, struct nvmft_subsystem *ss,
+				    uint32_t nsid)
+{
+	return nvmft_pg_ns(nvmft_pg_subsys(pg, ss->id), nsid);
+}
+
+/* Through the core: two namespaces, two groups, event-driven, removal. */
+static void test_core_ring_per_group(void **state)
+{
+	struct fixture *f = *state;
+	struct lt_env_opts eo = { .nr_pgs = 2 };
+	struct lt_env env;
+	char path2[PATH_MAX + 64];
+	const char *paths[2] = { f->path, path2 };
+	struct nvmft_backend *b[2];
+	struct nvmft_ns *ns[2];
+	struct lt_qpair *aq, *iq;
+	struct nvmft_pg_ns *pn[2];
+	int ring_fd[2], base, rc;
+	uint8_t *in = abuf(64 * 1024), *out = abuf(64 * 1024);
+	uint16_t cntlid;
+
+	snprintf(path2, sizeof(path2), "%s/disk2.img", f->dir);
+	make_file(f->path, MIB, 0);
+	make_file(path2, MIB, 0);
+	base = count_rings();
+	assert_int_equal(lt_env_init(&env, &eo), 0);
+	assert_non_null(lt_env_add_subsystem(&env, NQN_URING, true));
+	for (int i = 0; i < 2; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "u%d", i);
+		assert_int_equal(nvmft_backend_uring_new(name, paths[i], 0, &b[i]), 0);
+		ns[i] = lt_env_add_ns(&env, env.ss, b[i], (uint32_t)i + 1);
+		assert_non_null(ns[i]);
+	}
+	/* One ring per group, not one per namespace and group. */
+	assert_int_equal(count_rings(), base + 2);
+	for (int g = 0; g < 2; g++) {
+		struct nvmft_poll_group *pg = env.pg[g];
+
+		assert_int_equal(nvmft_uring_pg_ring_chans(pg), 2);
+		pn[0] = pg_ns_of(pg, env.ss, 1);
+		pn[1] = pg_ns_of(pg, env.ss, 2);
+		assert_ptr_equal(chan_info(pn[0]->chan).ring, chan_info(pn[1]->chan).ring);
+		assert_true(pn[0]->chan_fd >= 0);
+		assert_int_equal(pn[0]->chan_fd, pn[1]->chan_fd);
+		ring_fd[g] = pn[0]->chan_fd;
+		/* In the group's epoll set exactly once. */
+		assert_int_equal(epoll_watches(nvmft_poll_group_get_fd(pg), ring_fd[g]), 1);
+		check_wakes(f, pg, b[0], pn[0]->chan);
+		check_wakes(f, pg, b[1], pn[1]->chan);
+	}
+	assert_int_not_equal(ring_fd[0], ring_fd[1]);
+
+	/* Data through the whole stack to both namespaces, each in its own file. */
+	aq = lt_connect_admin(&env, NQN_URING, LT_HOSTNQN, &cntlid);
+	assert_non_null(aq);
+	iq = lt_connect_io(&env, NQN_URING, LT_HOSTNQN, cntlid, 1, 127);
+	assert_non_null(iq);
+	for (int i = 0; i < 2; i++) {
+		fill(in, 64 * 1024, 80 + (unsigned int)i);
+		assert_int_equal(lt_rw(iq, true, (uint32_t)i + 1, 16, 128, in, 64 * 1024).status, 0);
+		memset(out, 0, 64 * 1024);
+		assert_int_equal(lt_rw(iq, false, (uint32_t)i + 1, 16, 128, out, 64 * 1024).status, 0);
+		assert_memory_equal(out, in, 64 * 1024);
+		check_file(paths[i], in, 64 * 1024, 16 * 512);
+	}
+
+	/* Removing one namespace leaves the ring, still watched once, to the other. */
+	assert_int_equal(lt_env_remove_ns(&env, ns[0]), 0);
+	assert_int_equal(count_rings(), base + 2);
+	rc = lt_rw(iq, false, 1, 0, 1, out, 512).status;
+	assert_int_not_equal(rc, 0);
+	fill(in, 64 * 1024, 90);
+	assert_int_equal(lt_rw(iq, true, 2, 0, 128, in, 64 * 1024).status, 0);
+	memset(out, 0, 64 * 1024);
+	assert_int_equal(lt_rw(iq, false, 2, 0, 128, out, 64 * 1024).status, 0);
+	assert_memory_equal(out, in, 64 * 1024);
+	check_file(path2, in, 64 * 1024, 0);
+	lt_qpair_close(iq);
+	lt_qpair_close(aq);
+	for (int g = 0; g < 2; g++) {
+		struct nvmft_poll_group *pg = env.pg[g];
+
+		assert_int_equal(nvmft_uring_pg_ring_chans(pg), 1);
+		assert_int_equal(epoll_watches(nvmft_poll_group_get_fd(pg), ring_fd[g]), 1);
+		check_wakes(f, pg, b[1], pg_ns_of(pg, env.ss, 2)->chan);
+	}
+
+	/* The last one takes the rings, and their registrations, with it. */
+	assert_int_equal(lt_env_remove_ns(&env, ns[1]), 0);
+	assert_int_equal(count_rings(), base);
+	for (int g = 0; g < 2; g++) {
+		assert_int_equal(nvmft_uring_pg_ring_chans(env.pg[g]), 0);
+		assert_int_equal(epoll_watches(nvmft_poll_group_get_fd(env.pg[g]), ring_fd[g]), 0);
+	}
+	lt_env_fini(&env);
+	free(in);
+	free(out);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1117,6 +1615,10 @@ int main(void)
 		TF(test_channel_fd),
 		TF(test_poll_budget),
 		TF(test_close_with_outstanding),
+		T(test_pg_shares_one_ring),
+		T(test_pg_overflow_fair_in_order),
+		T(test_pg_close_busy_channel),
+		T(test_core_ring_per_group),
 		T(test_short_read_at_eof),
 		T(test_tmpfs),
 		T(test_error_write_protected),
