@@ -388,6 +388,8 @@ int main(int argc, char **argv)
 
 	printf("serving %llu MiB on %s:%s as %s\n", (unsigned long long)size_mib, lopts.traddr,
 	       nvmft_listener_get_trsvcid(l), sopts.nqn);
+	/* The ready line: a script waiting on a pipe (port 0) must see it now. */
+	fflush(stdout);
 	while (!stopping)
 		serve_once(tgt, pg);
 

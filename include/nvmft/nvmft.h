@@ -3,7 +3,8 @@
  * DOC: libnvmft
  *
  * An embeddable NVMe-over-Fabrics target.  Include this umbrella header, or
- * the object headers it pulls in.  Start with doc/embedding.md.
+ * the object headers it pulls in.  Start with README.md ("Embedding it"),
+ * then doc/architecture.md and doc/threading.md.
  */
 #ifndef NVMFT_NVMFT_H
 #define NVMFT_NVMFT_H

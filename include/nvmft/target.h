@@ -47,7 +47,10 @@ typedef struct nvmft_poll_group *(*nvmft_assign_fn)(void *arg, const struct nvmf
  * @discovery_nqn: NQN of the discovery subsystem, NULL for the well-known
  *                 "nqn.2014-08.org.nvmexpress.discovery"
  * @max_connections: accepted connections alive at once across all
- *                   transports; further connections are closed at accept
+ *                   transports; at the limit a new connection replaces
+ *                   the oldest one that has not completed Fabrics Connect
+ *                   (which is closed), or is closed at accept when every
+ *                   connection has
  * @drain_timeout_ms: how long pausing a subsystem or removing a namespace
  *                    waits for backend I/O in flight before giving up
  *                    (the operation then completes with -ETIMEDOUT)

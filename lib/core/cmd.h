@@ -39,11 +39,16 @@ uint16_t nvmft_io_parse(struct nvmft_req *req);
  *    NVMFT_REQ_F_FUSED_FIRST or _SECOND set, before its flags are reset;
  *    unlinks it from its pair (the transport may release a half that never
  *    executed, e.g. when its data never arrived).
+ *  - nvmft_io_fused_break(): from nvmft_req_init()/nvmft_req_reject() when a
+ *    command on the queue of a waiting fused first half is refused before
+ *    the I/O parser sees it: that command cannot be the second half, so the
+ *    first is answered Missing Fused Command.
  * nvmft_io_ns_fini() frees io.c's per-namespace state; call it just before
  * a namespace is freed, when no I/O can reach it any more.
  */
 void nvmft_io_qpair_disconnect(struct nvmft_qpair *qp);
 void nvmft_io_req_release(struct nvmft_req *req);
+void nvmft_io_fused_break(struct nvmft_req *req);
 void nvmft_io_ns_fini(struct nvmft_ns *ns);
 
 /* Admin helpers shared by the admin files. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Controllers: creation at Connect, the register state machine behind
- * Property Get/Set (CC enable, reset, shutdown), keep-alive, asynchronous
- * events, the error log, and teardown.
+ * Controllers: creation at Connect (or by a PCIe-style transport), the
+ * register state machine behind Property Get/Set and BAR0 (CC enable,
+ * reset, shutdown), keep-alive, asynchronous events, the error log, and
+ * teardown.
  *
  * A controller is owned by its admin queue's poll group.  I/O queues on
  * other groups reach it only through @lock (the queue table) and messages;
@@ -17,6 +18,7 @@
 
 #include "core/cmd.h"
 #include "core/ctrlr.h"
+#include "core/nqn.h"
 #include "core/qpair.h"
 #include "core/req.h"
 #include "core/subsystem.h"
@@ -28,6 +30,9 @@
 /* CAP.TO in 500 ms units: how long a host waits for CSTS.RDY. */
 #define CTRLR_CAP_TO 15u
 #define CTRLR_VS 0x00020000u /* NVMe 2.0 */
+/* I/O queue entry sizes as powers of two: Identify Controller SQES/CQES allow only these. */
+#define CTRLR_IOSQES 6u
+#define CTRLR_IOCQES 4u
 
 void nvmft_ctrlr_ref(struct nvmft_ctrlr *ctrlr)
 {
@@ -72,9 +77,9 @@ void nvmft_ctrlr_keep_alive(struct nvmft_ctrlr *ctrlr)
 		nvmft_pg_timer_arm(ctrlr->pg, &ctrlr->ka_timer, ctrlr->ka_deadline_ms);
 }
 
-uint16_t nvmft_ctrlr_create(struct nvmft_subsystem *ss, struct nvmft_qpair *admin,
-			    const struct nvmf_connect_data *data, uint32_t kato_ms,
-			    struct nvmft_ctrlr **ret)
+/* The common part of Connect and nvmft_ctrlr_new_local(): 0, -ENOMEM, -ESHUTDOWN or -EBUSY. */
+static int ctrlr_alloc(struct nvmft_subsystem *ss, struct nvmft_qpair *admin, const char *hostnqn,
+		       const uint8_t hostid[16], uint32_t kato_ms, struct nvmft_ctrlr **ret)
 {
 	const struct nvmft_transport_opts *to = &admin->tr->opts;
 	struct nvmft_ctrlr *ctrlr;
@@ -82,21 +87,21 @@ uint16_t nvmft_ctrlr_create(struct nvmft_subsystem *ss, struct nvmft_qpair *admi
 
 	ctrlr = calloc(1, sizeof(*ctrlr));
 	if (ctrlr == NULL)
-		return NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL);
+		return -ENOMEM;
 	ctrlr->max_qpairs = to->max_qpairs_per_ctrlr;
 	if (ss->type == NVMFT_SUBTYPE_DISCOVERY)
 		ctrlr->max_qpairs = 1;
 	ctrlr->qpairs = calloc(ctrlr->max_qpairs, sizeof(*ctrlr->qpairs));
 	if (ctrlr->qpairs == NULL) {
 		free(ctrlr);
-		return NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL);
+		return -ENOMEM;
 	}
 	ctrlr->ss = ss;
 	ctrlr->pg = admin->pg;
 	ctrlr->tr = admin->tr;
 	ctrlr->listener = admin->listener;
-	memcpy(ctrlr->hostid, data->hostid, sizeof(ctrlr->hostid));
-	strlcpy(ctrlr->hostnqn, data->hostnqn, sizeof(ctrlr->hostnqn));
+	memcpy(ctrlr->hostid, hostid, sizeof(ctrlr->hostid));
+	strlcpy(ctrlr->hostnqn, hostnqn, sizeof(ctrlr->hostnqn));
 	ctrlr->max_io_depth = to->max_queue_depth;
 	atomic_init(&ctrlr->refs, 1); /* the admin queue's */
 	pthread_mutex_init(&ctrlr->lock, NULL);
@@ -104,6 +109,7 @@ uint16_t nvmft_ctrlr_create(struct nvmft_subsystem *ss, struct nvmft_qpair *admi
 	ctrlr->num_qpairs = 1;
 
 	ctrlr->state = NVMFT_CTRLR_ACTIVE;
+	/* MPSMIN = MPSMAX = 0 (4 KiB pages only), AMS 0 (round robin only). */
 	ctrlr->cap = (uint64_t)(ctrlr->max_io_depth - 1) | 1ull << 16 /* CQR */ |
 		     (uint64_t)CTRLR_CAP_TO << 24 | 1ull << 37 /* CSS: NVM */;
 	ctrlr->vs = CTRLR_VS;
@@ -116,12 +122,72 @@ uint16_t nvmft_ctrlr_create(struct nvmft_subsystem *ss, struct nvmft_qpair *admi
 		pthread_mutex_destroy(&ctrlr->lock);
 		free(ctrlr->qpairs);
 		free(ctrlr);
-		return rc == -ESHUTDOWN ? NVMFT_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_PARAM)
-					: NVMFT_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_CTRL_BUSY);
+		return rc;
 	}
 	nvmft_subsystem_ref(ss);
 	TAILQ_INSERT_TAIL(&ctrlr->pg->ctrlrs, ctrlr, pg_link);
 	nvmft_ctrlr_keep_alive(ctrlr);
+	*ret = ctrlr;
+	return 0;
+}
+
+uint16_t nvmft_ctrlr_create(struct nvmft_subsystem *ss, struct nvmft_qpair *admin,
+			    const struct nvmf_connect_data *data, uint32_t kato_ms,
+			    struct nvmft_ctrlr **ret)
+{
+	int rc = ctrlr_alloc(ss, admin, data->hostnqn, data->hostid, kato_ms, ret);
+
+	switch (rc) {
+	case 0:
+		return 0;
+	case -ENOMEM:
+		return NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL);
+	case -ESHUTDOWN:
+		return NVMFT_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_PARAM);
+	default:
+		return NVMFT_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_CTRL_BUSY);
+	}
+}
+
+int nvmft_ctrlr_new_local(struct nvmft_qpair *admin, const char *subnqn, const char *hostnqn,
+			  const uint8_t hostid[16], struct nvmft_ctrlr **ret)
+{
+	struct nvmft_subsystem *ss;
+	struct nvmft_ctrlr *ctrlr;
+	bool reachable, allowed;
+	int rc;
+
+	if (admin == NULL || subnqn == NULL || hostnqn == NULL || hostid == NULL || ret == NULL ||
+	    !(admin->tr->ops->caps & NVMFT_TR_CAP_PCIE) || admin->pg == NULL || admin->ctrlr != NULL ||
+	    admin->state != NVMFT_QPAIR_UNCONNECTED || !nvmft_nqn_valid(hostnqn, strlen(hostnqn) + 1))
+		return -EINVAL;
+	ss = nvmft_target_get_subsystem(admin->tr->tgt, subnqn);
+	if (ss == NULL)
+		return -ENOENT;
+	pthread_mutex_lock(&ss->lock);
+	reachable = nvmft_subsystem_has_listener_locked(ss, admin->listener);
+	allowed = nvmft_subsystem_host_allowed_locked(ss, hostnqn);
+	pthread_mutex_unlock(&ss->lock);
+	/* The same rules as Connect; a PCIe function has no discovery controller. */
+	if (!reachable || ss->type != NVMFT_SUBTYPE_NVM) {
+		rc = -ENOENT;
+	} else if (!allowed) {
+		rc = -EPERM;
+	} else {
+		/* No Keep Alive Timeout until the host sets the feature. */
+		rc = ctrlr_alloc(ss, admin, hostnqn, hostid, 0, &ctrlr);
+		if (rc == -ESHUTDOWN)
+			rc = -ENOENT;
+	}
+	nvmft_subsystem_unref(ss);
+	if (rc < 0)
+		return rc;
+	ctrlr->local = true;
+	admin->ctrlr = ctrlr;
+	/* The admin queue's size and head come from AQA when the host enables the controller. */
+	nvmft_qpair_set_active(admin, 0, 0, 0);
+	nvmft_stat_add(admin->pg->stats.admin_qpairs, 1);
+	nvmft_stat_add(admin->pg->stats.current_admin_qpairs, 1);
 	*ret = ctrlr;
 	return 0;
 }
@@ -146,6 +212,38 @@ uint16_t nvmft_ctrlr_add_io_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_qpair 
 	return status;
 }
 
+uint16_t nvmft_ctrlr_add_local_io_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_qpair *qp, uint16_t qid,
+					uint16_t qsize)
+{
+	const uint16_t bad_qid = NVMFT_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_QID_INVALID);
+	uint32_t nsqa;
+	uint16_t status;
+
+	if (!ctrlr->local || qp->tr != ctrlr->tr || qp->pg == NULL || qp->ctrlr != NULL ||
+	    qp->state != NVMFT_QPAIR_UNCONNECTED ||
+	    !(__atomic_load_n(&ctrlr->csts, __ATOMIC_RELAXED) & NVMFT_CSTS_RDY))
+		return NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR);
+	nsqa = (__atomic_load_n(&ctrlr->feat.num_queues, __ATOMIC_RELAXED) & 0xffff) + 1;
+	if (qid == 0 || qid > nsqa)
+		return bad_qid;
+	if (qsize == 0 || (uint32_t)qsize + 1 > ctrlr->max_io_depth)
+		return NVMFT_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_QUEUE_SIZE);
+	qp->qid = qid; /* the controller files the queue under it */
+	status = nvmft_ctrlr_add_io_qpair(ctrlr, qp);
+	if (status != 0) {
+		qp->qid = 0;
+		/* Out of range or taken: both are an invalid identifier for Create. */
+		return status == NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR) ? status : bad_qid;
+	}
+	nvmft_ctrlr_ref(ctrlr); /* the queue's, dropped by nvmft_ctrlr_remove_qpair() */
+	qp->ctrlr = ctrlr;
+	/* A new PCIe queue starts with head and tail at entry 0. */
+	nvmft_qpair_set_active(qp, qid, qsize, 0);
+	nvmft_stat_add(qp->pg->stats.io_qpairs, 1);
+	nvmft_stat_add(qp->pg->stats.current_io_qpairs, 1);
+	return 0;
+}
+
 /* ---- Reset, shutdown, teardown --------------------------------------------------- */
 
 static void ctrlr_quiesced(struct nvmft_ctrlr *ctrlr)
@@ -159,6 +257,11 @@ static void ctrlr_quiesced(struct nvmft_ctrlr *ctrlr)
 		ctrlr->cc = 0;
 		ctrlr->csts = 0;
 		nvmft_admin_features_init(ctrlr);
+		if (ctrlr->tr_enabled) {
+			/* The I/O queues are gone: the transport may unmap the admin queue. */
+			ctrlr->tr_enabled = false;
+			ctrlr->tr->ops->ctrlr_enable(ctrlr, false);
+		}
 	}
 	ctrlr->shutting_down = false;
 	ctrlr->state = NVMFT_CTRLR_ACTIVE;
@@ -282,8 +385,79 @@ uint16_t nvmft_ctrlr_prop_get(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_
 	return size == 4 ? 0 : bad;
 }
 
+/*
+ * What a host may enable a controller with (NVMe base, Controller
+ * Configuration): a page size within CAP.MPSMIN..MPSMAX, an arbitration
+ * CAP.AMS offers (round robin always), a command set CAP.CSS offers, and
+ * the I/O queue entry sizes Identify Controller SQES/CQES allow.  A
+ * discovery controller has no I/O queues, and the specification has those
+ * two fields zero there while Linux writes 6 and 4 all the same: accept
+ * either by not looking.
+ */
+static bool ctrlr_cc_valid(const struct nvmft_ctrlr *ctrlr, uint32_t cc)
+{
+	uint64_t cap = ctrlr->cap;
+	uint32_t mps = NVME_CC_MPS(cc);
+	bool ams_ok, css_ok;
+
+	if (mps < NVME_CAP_MPSMIN(cap) || mps > NVME_CAP_MPSMAX(cap))
+		return false;
+	switch (NVME_CC_AMS(cc)) {
+	case NVME_CC_AMS_RR:
+		ams_ok = true;
+		break;
+	case NVME_CC_AMS_WRRU:
+		ams_ok = NVME_CAP_AMS(cap) & NVME_CAP_AMS_WRR;
+		break;
+	case NVME_CC_AMS_VS:
+		ams_ok = NVME_CAP_AMS(cap) & NVME_CAP_AMS_VS;
+		break;
+	default:
+		ams_ok = false;
+		break;
+	}
+	switch (NVME_CC_CSS(cc)) {
+	case NVME_CC_CSS_NVM:
+		css_ok = NVME_CAP_CSS(cap) & NVME_CAP_CSS_NVM;
+		break;
+	case NVME_CC_CSS_CSI:
+		css_ok = NVME_CAP_CSS(cap) & NVME_CAP_CSS_CSI;
+		break;
+	case NVME_CC_CSS_ADMIN:
+		css_ok = NVME_CAP_CSS(cap) & NVME_CAP_CSS_ADMIN;
+		break;
+	default:
+		css_ok = false;
+		break;
+	}
+	if (!ams_ok || !css_ok)
+		return false;
+	if (nvmft_ctrlr_is_discovery(ctrlr))
+		return true;
+	return NVME_CC_IOSQES(cc) == CTRLR_IOSQES && NVME_CC_IOCQES(cc) == CTRLR_IOCQES;
+}
+
+/*
+ * A local controller's admin queue is what AQA/ASQ/ACQ say: at least two
+ * entries each, page-aligned bases.  The transport maps it.
+ */
+static int ctrlr_enable_local(struct nvmft_ctrlr *ctrlr)
+{
+	uint32_t asqs = ctrlr->aqa & 0xfff, acqs = (ctrlr->aqa >> 16) & 0xfff;
+	struct nvmft_qpair *admin = ctrlr->qpairs[0];
+
+	if (asqs == 0 || acqs == 0 || asqs + 1 > ctrlr->tr->opts.max_aq_depth ||
+	    acqs + 1 > ctrlr->tr->opts.max_aq_depth || (ctrlr->asq & 0xfff) || (ctrlr->acq & 0xfff) ||
+	    ctrlr->asq == 0 || ctrlr->acq == 0)
+		return -EINVAL;
+	admin->sqsize = (uint16_t)asqs;
+	admin->sqhd = 0;
+	return 0;
+}
+
 static void ctrlr_write_cc(struct nvmft_ctrlr *ctrlr, uint32_t cc)
 {
+	const struct nvmft_transport_ops *ops = ctrlr->tr->ops;
 	uint32_t old = ctrlr->cc;
 	bool en_old = old & NVMFT_CC_EN, en_new = cc & NVMFT_CC_EN;
 	uint32_t shn = (cc >> NVME_CC_SHN_SHIFT) & NVME_CC_SHN_MASK;
@@ -291,13 +465,17 @@ static void ctrlr_write_cc(struct nvmft_ctrlr *ctrlr, uint32_t cc)
 
 	ctrlr->cc = cc;
 	if (en_new && !en_old) {
-		uint32_t mps = (cc >> NVME_CC_MPS_SHIFT) & NVME_CC_MPS_MASK;
-		uint32_t css = (cc >> NVME_CC_CSS_SHIFT) & NVME_CC_CSS_MASK;
-
-		/* Only 4 KiB pages and the NVM command set exist here. */
-		if (mps != 0 || (css != NVME_CC_CSS_NVM && css != NVME_CC_CSS_CSI)) {
+		/* The host sees CSTS.CFS instead of RDY and has to reset (CC.EN = 0) to go on. */
+		if (!ctrlr_cc_valid(ctrlr, cc) || (ctrlr->local && ctrlr_enable_local(ctrlr) < 0)) {
 			ctrlr->csts |= NVMFT_CSTS_CFS;
 			return;
+		}
+		if (ops->ctrlr_enable != NULL) {
+			if (ops->ctrlr_enable(ctrlr, true) < 0) {
+				ctrlr->csts |= NVMFT_CSTS_CFS;
+				return;
+			}
+			ctrlr->tr_enabled = true;
 		}
 		ctrlr->csts |= NVMFT_CSTS_RDY;
 		ctrlr->csts &= ~NVMFT_CSTS_SHST_MASK;
@@ -324,6 +502,70 @@ uint16_t nvmft_ctrlr_prop_set(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_
 		return NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR); /* retry later */
 	ctrlr_write_cc(ctrlr, (uint32_t)val);
 	return 0;
+}
+
+/* One 4-byte half, or all 8 bytes at the register's own offset, of a 64-bit register. */
+static int ctrlr_reg64_read(uint64_t reg, uint32_t off, uint8_t size, uint64_t *val)
+{
+	if (size == 8 && off == 0)
+		*val = reg;
+	else if (size == 4 && (off == 0 || off == 4))
+		*val = (uint32_t)(reg >> (off * 8));
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int ctrlr_reg64_write(uint64_t *reg, uint32_t off, uint8_t size, uint64_t val)
+{
+	if (size == 8 && off == 0)
+		*reg = val;
+	else if (size == 4 && (off == 0 || off == 4))
+		*reg = (*reg & ~(0xffffffffull << (off * 8))) | (uint64_t)(uint32_t)val << (off * 8);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int nvmft_ctrlr_reg_read(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t *val)
+{
+	uint16_t status;
+
+	if (ctrlr == NULL || val == NULL || !ctrlr->local)
+		return -EINVAL;
+	if (offset < NVME_REG_CAP + 8) /* CAP is at offset 0 */
+		return ctrlr_reg64_read(ctrlr->cap, offset - NVME_REG_CAP, size, val);
+	if (offset >= NVME_REG_ASQ && offset < NVME_REG_ASQ + 8)
+		return ctrlr_reg64_read(ctrlr->asq, offset - NVME_REG_ASQ, size, val);
+	if (offset >= NVME_REG_ACQ && offset < NVME_REG_ACQ + 8)
+		return ctrlr_reg64_read(ctrlr->acq, offset - NVME_REG_ACQ, size, val);
+	if (offset == NVME_REG_AQA && size == 4) {
+		*val = ctrlr->aqa;
+		return 0;
+	}
+	status = nvmft_ctrlr_prop_get(ctrlr, offset, size, val);
+	return status == 0 ? 0 : -EINVAL;
+}
+
+int nvmft_ctrlr_reg_write(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t val)
+{
+	uint16_t status;
+
+	if (ctrlr == NULL || !ctrlr->local)
+		return -EINVAL;
+	if (offset >= NVME_REG_ASQ && offset < NVME_REG_ASQ + 8)
+		return ctrlr_reg64_write(&ctrlr->asq, offset - NVME_REG_ASQ, size, val);
+	if (offset >= NVME_REG_ACQ && offset < NVME_REG_ACQ + 8)
+		return ctrlr_reg64_write(&ctrlr->acq, offset - NVME_REG_ACQ, size, val);
+	if (offset == NVME_REG_AQA && size == 4) {
+		/* ASQS and ACQS are 12 bits each; the rest is reserved. */
+		ctrlr->aqa = (uint32_t)val & 0x0fff0fffu;
+		return 0;
+	}
+	status = nvmft_ctrlr_prop_set(ctrlr, offset, size, val);
+	if (status == NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR))
+		return -EAGAIN;
+	return status == 0 ? 0 : -EINVAL;
 }
 
 /* ---- Asynchronous events ----------------------------------------------------------------- */

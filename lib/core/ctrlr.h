@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The controller: what one host sees after Fabrics Connect.
+ * The controller: what one host sees after Fabrics Connect, or what a
+ * PCIe-style transport (vfio-user) creates itself (nvmft_ctrlr_new_local()).
  *
  * Owner: the poll group of its admin queue pair.  Everything below "group
  * thread only" is touched by that thread alone; I/O queue pairs on other
@@ -85,6 +86,7 @@ struct nvmft_ctrlr {
 	uint8_t hostid[16];
 	uint32_t max_qpairs;     /* admin included */
 	uint32_t max_io_depth;   /* entries */
+	bool local;              /* made by nvmft_ctrlr_new_local(): registers, no Connect */
 	uint32_t _Atomic refs;
 
 	pthread_mutex_t lock;
@@ -97,6 +99,11 @@ struct nvmft_ctrlr {
 	uint32_t vs;
 	uint32_t cc;
 	uint32_t csts;
+	/* Admin queue registers of a local controller (Fabrics reserves them). */
+	uint32_t aqa;
+	uint64_t asq;
+	uint64_t acq;
+	bool tr_enabled;         /* ops->ctrlr_enable(true) succeeded, (false) not yet called */
 	uint32_t kato_ms;
 	uint64_t ka_deadline_ms;
 	struct nvmft_timer ka_timer;
@@ -137,6 +144,50 @@ uint16_t nvmft_ctrlr_create(struct nvmft_subsystem *ss, struct nvmft_qpair *admi
 			    struct nvmft_ctrlr **ret);
 /* Attach an I/O queue to @ctrlr (any group).  Return 0 or an NVMe status. */
 uint16_t nvmft_ctrlr_add_io_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_qpair *qp);
+
+/*
+ * PCIe-style transports (NVMFT_TR_CAP_PCIE: vfio-user) have no Fabrics
+ * Connect.  Such a transport accepts a client as usual (its admin queue
+ * goes through nvmft_target_accepted() to a poll group) and, on that
+ * group's thread (from ops->pg_add_qpair or later), creates the controller
+ * behind the admin queue with nvmft_ctrlr_new_local().  @subnqn must be an
+ * NVM subsystem offered on @admin's listener that lets @hostnqn in; the
+ * transport makes up @hostnqn and @hostid when its clients have none.
+ *
+ * The controller starts disabled.  The transport serves BAR0 with
+ * nvmft_ctrlr_reg_read/write(); on CC.EN 0 -> 1 the core sizes the admin
+ * queue from AQA and asks ops->ctrlr_enable() to map it.  Returns 0 with
+ * *@ret set and @admin active, -EINVAL (bad arguments, not a PCIe-style
+ * transport, queue already connected), -ENOENT (no such NVM subsystem
+ * here), -EPERM (host not allowed), -EBUSY (no controller ID left) or
+ * -ENOMEM.  The controller goes away with its admin queue
+ * (nvmft_qpair_disconnect()).
+ */
+int nvmft_ctrlr_new_local(struct nvmft_qpair *admin, const char *subnqn, const char *hostnqn,
+			  const uint8_t hostid[16], struct nvmft_ctrlr **ret);
+/*
+ * Create I/O Submission Queue on a local controller: attach @qp, which the
+ * transport put on a poll group with nvmft_qpair_add_local(), as queue
+ * @qid with @qsize entries (0's based, as in the command).  Call on @qp's
+ * group thread.  Returns 0, or the status to complete the Create command
+ * with: Command Sequence Error (controller not ready), Invalid Queue
+ * Identifier (0, beyond Number of Queues, or in use), Invalid Queue Size.
+ * Delete I/O Submission Queue is nvmft_qpair_disconnect(); the core calls
+ * ops->qpair_free once the queue's last command is released.
+ */
+uint16_t nvmft_ctrlr_add_local_io_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_qpair *qp, uint16_t qid,
+					uint16_t qsize);
+/*
+ * BAR0 of a local controller, in place of Property Get/Set: CAP, VS, CC,
+ * CSTS, AQA, ASQ and ACQ, 4-byte accesses (either half of the 8-byte
+ * registers) or 8-byte ones at CAP, ASQ, ACQ.  Anything else (interrupt
+ * masks, doorbells, a CMB) is the transport's.  Returns 0, -EINVAL (not a
+ * local controller, or an offset or size the core does not serve) or, for
+ * a CC write while a reset still drops I/O queues, -EAGAIN (write again
+ * after polling the group).  Owner thread.
+ */
+int nvmft_ctrlr_reg_read(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t *val);
+int nvmft_ctrlr_reg_write(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t val);
 /* Detach @qp (its group thread) and drop its reference. */
 void nvmft_ctrlr_remove_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_qpair *qp);
 void nvmft_ctrlr_ref(struct nvmft_ctrlr *ctrlr);
@@ -149,9 +200,11 @@ void nvmft_ctrlr_begin_delete(struct nvmft_ctrlr *ctrlr);
 /* Property access (Fabrics Property Get/Set, vfio-user BAR0).  Owner thread. */
 uint16_t nvmft_ctrlr_prop_get(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t *val);
 uint16_t nvmft_ctrlr_prop_set(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t val);
+/* Enabled, ready and not shut down: commands other than Fabrics ones may run. */
 static inline bool nvmft_ctrlr_ready(const struct nvmft_ctrlr *ctrlr)
 {
-	return (ctrlr->csts & NVMFT_CSTS_RDY) && ctrlr->state == NVMFT_CTRLR_ACTIVE;
+	return (ctrlr->csts & (NVMFT_CSTS_RDY | NVMFT_CSTS_SHST_MASK)) == NVMFT_CSTS_RDY &&
+	       ctrlr->state == NVMFT_CTRLR_ACTIVE;
 }
 /* A Keep Alive (or, with TBKAS, any command) arrived. Owner thread. */
 void nvmft_ctrlr_keep_alive(struct nvmft_ctrlr *ctrlr);

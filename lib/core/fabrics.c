@@ -118,6 +118,11 @@ static void fabrics_connect(struct nvmft_req *req)
 		nvmft_req_finish(req, SC_GEN(NVME_SC_SGL_INVALID_DATA));
 		return;
 	}
+	if (!nvmft_target_connect_begin(qp)) {
+		/* Evicted at the connection limit: its close is on the way. */
+		nvmft_req_finish(req, NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_QUEUE));
+		return;
+	}
 	qp->state = NVMFT_QPAIR_CONNECTING;
 	if (le16toh(cmd->recfmt) != 0) {
 		status = SC_CMD(NVME_SC_CONNECT_FORMAT);
@@ -157,23 +162,20 @@ static void fabrics_connect(struct nvmft_req *req)
 		status = connect_io(req, ss, &data, qid, sqsize);
 	}
 	if (status == 0) {
-		qp->qid = qid;
-		qp->sqsize = sqsize;
-		qp->sqhd = 1; /* Connect itself was entry 0 of the queue */
 		qp->sq_flow_disabled = cmd->cattr & NVMFT_CONNECT_CATTR_DISABLE_SQFLOW;
-		qp->pgss = nvmft_pg_subsys(qp->pg, ss->id);
-		qp->pgss->num_qpairs++;
-		qp->state = NVMFT_QPAIR_ACTIVE;
-		nvmft_pg_timer_cancel(qp->pg, &qp->connect_timer);
+		/* Connect itself was entry 0 of the queue. */
+		nvmft_qpair_set_active(qp, qid, sqsize, 1);
 	}
 	nvmft_subsystem_unref(ss);
 	if (status == 0) {
+		nvmft_target_connect_end(qp, true);
 		nvmft_req_finish(req, 0);
 		return;
 	}
 fail:
 	qp->qid = 0;
 	qp->state = NVMFT_QPAIR_UNCONNECTED;
+	nvmft_target_connect_end(qp, false);
 	nvmft_req_finish(req, status);
 }
 

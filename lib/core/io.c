@@ -701,6 +701,17 @@ static void io_fused_orphan(struct nvmft_req *first, uint16_t status)
 	}
 }
 
+void nvmft_io_fused_break(struct nvmft_req *req)
+{
+	struct nvmft_qpair *qp = req->qpair;
+	struct nvmft_req *first = qp->io_fused_first;
+
+	if (first == NULL || first == req)
+		return;
+	qp->io_fused_first = NULL;
+	io_fused_orphan(first, IO_FUSED_MISSING);
+}
+
 void nvmft_io_qpair_disconnect(struct nvmft_qpair *qp)
 {
 	struct nvmft_req *first = qp->io_fused_first;

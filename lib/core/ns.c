@@ -5,6 +5,14 @@
  * lets every group drain its I/O and close its channel (with a deadline),
  * then tells controllers.  The backend is released when the last group let
  * go, which may be later than the removal callback if a backend I/O hung.
+ *
+ * At the deadline the hosts of commands still in the backend get their
+ * answer (Namespace Not Ready, DNR: the same as a backend that reports
+ * -ENODEV, which Linux fails at once without retrying or failing over, as
+ * no other path has the namespace either), but the requests, their
+ * buffers and the channel stay the backend's until it completes them:
+ * freeing memory a device may still write to would be worse than holding
+ * it.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -17,6 +25,7 @@
 #include "core/cmd.h"
 #include "core/ns.h"
 #include "core/poll_group.h"
+#include "core/req.h"
 #include "core/subsystem.h"
 #include "core/target.h"
 #include "util/compiler.h"
@@ -255,14 +264,22 @@ static void ns_detach_expire(struct nvmft_bcast *bc, struct nvmft_poll_group *pg
 	struct nvmft_pg_ns *pgns = nvmft_pg_ns(nvmft_pg_subsys(pg, ns->ss->id), ns->nsid);
 
 	if (pgns != NULL && pgns->drain == bc) {
+		const uint16_t gone = NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY);
+		struct nvmft_req *req, *tmp;
+		uint32_t answered = 0;
+
 		/*
 		 * The channel stays open (closing it under the backend's feet would
 		 * free memory it still writes to); it closes when the I/O returns.
 		 */
 		pgns->drain = NULL;
+		LIST_FOREACH_SAFE(req, &pgns->be_reqs, be_link, tmp)
+			if (nvmft_req_orphan(req, gone))
+				answered++;
 		nvmft_err(&pg->tgt->log,
-			  "%s: namespace %u of %s: %u I/O still in the backend after the drain deadline",
-			  pg->name, ns->nsid, ns->ss->nqn, pgns->io_outstanding);
+			  "%s: namespace %u of %s: %u I/O still in the backend after the drain deadline, "
+			  "%u answered for the host",
+			  pg->name, ns->nsid, ns->ss->nqn, pgns->io_outstanding, answered);
 	}
 	nvmft_bcast_ack(bc, pg, -ETIMEDOUT);
 }

@@ -67,6 +67,104 @@ void nvmft_pg_unwatch_fd(struct nvmft_poll_group *pg, int fd)
 	epoll_ctl(pg->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+/* ---- State the group's channels share ------------------------------------ */
+
+/*
+ * A handful of entries per group (one per backend kind that shares, one per
+ * distinct channel descriptor), looked up when a channel opens or closes,
+ * never per I/O: a list is enough.
+ */
+struct nvmft_pg_shared *nvmft_pg_shared_find(struct nvmft_poll_group *pg, const void *kind,
+					     uint64_t id)
+{
+	struct nvmft_pg_shared *sh;
+
+	TAILQ_FOREACH(sh, &pg->shared, link)
+		if (sh->kind == kind && sh->id == id)
+			return sh;
+	return NULL;
+}
+
+struct nvmft_pg_shared *nvmft_pg_shared_get(struct nvmft_poll_group *pg, const void *kind,
+					    uint64_t id)
+{
+	struct nvmft_pg_shared *sh = nvmft_pg_shared_find(pg, kind, id);
+
+	if (sh != NULL)
+		sh->refs++;
+	return sh;
+}
+
+void nvmft_pg_shared_add(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh, const void *kind,
+			 uint64_t id,
+			 void (*destroy)(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh))
+{
+	sh->kind = kind;
+	sh->id = id;
+	sh->refs = 1;
+	sh->destroy = destroy;
+	TAILQ_INSERT_TAIL(&pg->shared, sh, link);
+}
+
+void nvmft_pg_shared_put(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh)
+{
+	if (--sh->refs > 0)
+		return;
+	TAILQ_REMOVE(&pg->shared, sh, link);
+	sh->destroy(pg, sh);
+}
+
+/*
+ * A channel descriptor is watched once however many channels hand it out
+ * (every uring namespace of the group shares one ring): a second
+ * EPOLL_CTL_ADD would fail with EEXIST and leave the group polling every
+ * millisecond, and closing one channel must not unwatch what the others
+ * still wait on.
+ */
+struct pg_chan_fd {
+	struct nvmft_pg_shared sh;
+	int fd;
+};
+
+/* Only its address matters: the kind of the group's descriptor entries. */
+static const char pg_chan_fd_kind;
+
+static void pg_chan_fd_destroy(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh)
+{
+	struct pg_chan_fd *w = nvmft_container_of(sh, struct pg_chan_fd, sh);
+
+	nvmft_pg_unwatch_fd(pg, w->fd);
+	free(w);
+}
+
+static int pg_chan_fd_watch(struct nvmft_poll_group *pg, int fd)
+{
+	struct pg_chan_fd *w;
+	int rc;
+
+	if (nvmft_pg_shared_get(pg, &pg_chan_fd_kind, (uint64_t)fd) != NULL)
+		return 0;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	rc = nvmft_pg_watch_fd(pg, fd, EPOLLIN, NULL);
+	if (rc < 0) {
+		free(w);
+		return rc;
+	}
+	w->fd = fd;
+	nvmft_pg_shared_add(pg, &w->sh, &pg_chan_fd_kind, (uint64_t)fd, pg_chan_fd_destroy);
+	return 0;
+}
+
+static void pg_chan_fd_unwatch(struct nvmft_poll_group *pg, int fd)
+{
+	struct nvmft_pg_shared *sh = nvmft_pg_shared_find(pg, &pg_chan_fd_kind, (uint64_t)fd);
+
+	if (sh != NULL)
+		nvmft_pg_shared_put(pg, sh);
+}
+
 /* ---- Timers -------------------------------------------------------------- */
 
 static void pg_timerfd_update(struct nvmft_poll_group *pg)
@@ -237,7 +335,7 @@ static void pg_ns_close_channel(struct nvmft_poll_group *pg, struct nvmft_pg_ns 
 	if (ns == NULL)
 		return;
 	if (pgns->chan_fd >= 0)
-		nvmft_pg_unwatch_fd(pg, pgns->chan_fd);
+		pg_chan_fd_unwatch(pg, pgns->chan_fd);
 	if (nvmft_backend_has_poll(ns->be))
 		TAILQ_REMOVE(&pg->polled_chans, pgns, poll_link);
 	nvmft_backend_channel_close(ns->be, pgns->chan);
@@ -296,7 +394,7 @@ int nvmft_pg_ns_attach(struct nvmft_poll_group *pg, struct nvmft_ns *ns)
 		return 0; /* attached already (creation snapshot and broadcast both did it) */
 	if (pgns->ns != NULL)
 		return -EEXIST;
-	rc = nvmft_backend_channel_open(ns->be, &pgns->chan);
+	rc = nvmft_backend_channel_open_pg(ns->be, pg, &pgns->chan);
 	if (rc < 0)
 		return rc;
 	pgns->ns = ns;
@@ -305,7 +403,7 @@ int nvmft_pg_ns_attach(struct nvmft_poll_group *pg, struct nvmft_ns *ns)
 	pgns->drain = NULL;
 	nvmft_ns_ref(ns);
 	pgns->chan_fd = nvmft_backend_channel_fd(ns->be, pgns->chan);
-	if (pgns->chan_fd >= 0 && nvmft_pg_watch_fd(pg, pgns->chan_fd, EPOLLIN, NULL) < 0)
+	if (pgns->chan_fd >= 0 && pg_chan_fd_watch(pg, pgns->chan_fd) < 0)
 		pgns->chan_fd = -1;
 	if (nvmft_backend_has_poll(ns->be))
 		TAILQ_INSERT_TAIL(&pg->polled_chans, pgns, poll_link);
@@ -415,6 +513,14 @@ static int pg_add_transport(struct nvmft_poll_group *pg, struct nvmft_transport 
 		nvmft_buf_pool_fini(&pgt->pool);
 		return rc;
 	}
+	if (tr->ops->buf_mem_ops != NULL) {
+		rc = nvmft_buf_pool_set_mem_ops(&pgt->pool, tr->ops->buf_mem_ops, pgt->tpg);
+		if (rc < 0) {
+			nvmft_buf_pool_fini(&pgt->pool);
+			tr->ops->pg_destroy(pgt->tpg);
+			return rc;
+		}
+	}
 	pgt->tr = tr;
 	return 0;
 }
@@ -435,8 +541,9 @@ static void pg_free_resources(struct nvmft_poll_group *pg)
 
 		if (pgt->tr == NULL)
 			continue;
-		pgt->tr->ops->pg_destroy(pgt->tpg);
+		/* Chunks are unregistered with the tpg that registered them. */
 		nvmft_buf_pool_fini(&pgt->pool);
+		pgt->tr->ops->pg_destroy(pgt->tpg);
 		pgt->tr = NULL;
 	}
 	if (pg->ss != NULL) {
@@ -483,6 +590,7 @@ NVMFT_EXPORT int nvmft_poll_group_new(struct nvmft_target *tgt, const struct nvm
 	TAILQ_INIT(&pg->timers);
 	TAILQ_INIT(&pg->polled_chans);
 	TAILQ_INIT(&pg->detach_q);
+	TAILQ_INIT(&pg->shared);
 	pg->stats.size = sizeof(pg->stats);
 	pg->max_subsystems = tgt->max_subsystems;
 	pg->ss = calloc(pg->max_subsystems, sizeof(*pg->ss));

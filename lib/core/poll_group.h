@@ -36,6 +36,8 @@ struct nvmft_pg_ns {
 	uint32_t io_outstanding;  /* requests of this ns between execute and release */
 	bool removing;            /* new commands get Invalid Namespace */
 	struct nvmft_bcast *drain; /* ack when io_outstanding reaches 0 */
+	/* Requests in the backend now (req.c), for the drain deadline; empty when zeroed. */
+	LIST_HEAD(, nvmft_req) be_reqs;
 	TAILQ_ENTRY(nvmft_pg_ns) poll_link; /* channels with a channel_poll method */
 	TAILQ_ENTRY(nvmft_pg_ns) detach_link; /* on pg->detach_q */
 	bool detach_queued;
@@ -111,6 +113,8 @@ struct nvmft_poll_group {
 	TAILQ_HEAD(, nvmft_pg_ns) polled_chans;
 	/* Drained namespaces being removed: their channels close at the next poll. */
 	TAILQ_HEAD(, nvmft_pg_ns) detach_q;
+	/* State the group's channels share (nvmft_pg_shared_*(), backends/backend.h). */
+	TAILQ_HEAD(, nvmft_pg_shared) shared;
 
 	struct nvmft_poll_group_stats stats;
 	TAILQ_ENTRY(nvmft_poll_group) link; /* target's list, under tgt->lock */

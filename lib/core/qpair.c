@@ -49,6 +49,36 @@ void nvmft_qpair_arm_connect_timer(struct nvmft_qpair *qp, uint32_t timeout_ms)
 	nvmft_pg_timer_arm(qp->pg, &qp->connect_timer, nvmft_now_ms() + timeout_ms);
 }
 
+void nvmft_qpair_set_active(struct nvmft_qpair *qp, uint16_t qid, uint16_t sqsize, uint16_t sqhd)
+{
+	qp->qid = qid;
+	qp->sqsize = sqsize;
+	qp->sqhd = sqhd;
+	qp->pgss = nvmft_pg_subsys(qp->pg, qp->ctrlr->ss->id);
+	qp->pgss->num_qpairs++;
+	qp->state = NVMFT_QPAIR_ACTIVE;
+	nvmft_pg_timer_cancel(qp->pg, &qp->connect_timer);
+	/* Never evicted at the connection limit from now on (Connect also says so). */
+	nvmft_target_connect_end(qp, true);
+}
+
+int nvmft_qpair_add_local(struct nvmft_qpair *qp, struct nvmft_poll_group *pg)
+{
+	struct nvmft_pg_transport *pgt = nvmft_pg_transport(pg, qp->tr);
+	struct nvmft_target *tgt = qp->tr->tgt;
+
+	if (pg->state != NVMFT_PG_RUNNING || pgt->tr != qp->tr)
+		return -ESHUTDOWN;
+	/* Undone by nvmft_qpair_free() like any connection's. */
+	atomic_fetch_add(&tgt->num_connections, 1);
+	atomic_fetch_add(&qp->tr->num_connections, 1);
+	nvmft_listener_ref(qp->listener);
+	qp->pg = pg;
+	qp->pgt = pgt;
+	TAILQ_INSERT_TAIL(&pg->qpairs, qp, link);
+	return 0;
+}
+
 /* Commands held by a paused subsystem never ran: answer them now. */
 static void qpair_abort_queued(struct nvmft_qpair *qp)
 {
@@ -116,10 +146,12 @@ void nvmft_qpair_free(struct nvmft_qpair *qp)
 		nvmft_ctrlr_remove_qpair(ctrlr, qp);
 	}
 	/*
-	 * Out of the controller's table nobody can post a disconnect any more;
-	 * one posted before (even while we waited for the table's lock) must
-	 * run before the memory goes.
+	 * Out of the controller's table, and off the target's list of
+	 * connections it may evict, nobody can post a disconnect any more;
+	 * one posted before (even while we waited for either lock) must run
+	 * before the memory goes.
 	 */
+	nvmft_target_connection_closed(qp);
 	if (atomic_load(&qp->disconnect_posted)) {
 		TAILQ_INSERT_TAIL(&pg->reap_q, qp, link);
 		return;
@@ -133,7 +165,6 @@ void nvmft_qpair_free(struct nvmft_qpair *qp)
 		nvmft_bcast_ack(bc, pg, 0);
 	}
 	tr->ops->qpair_free(qp);
-	nvmft_target_connection_closed(tr->tgt, tr);
 	nvmft_listener_unref(l);
 }
 

@@ -61,6 +61,7 @@ struct nvmft_qpair {
 	struct nvmft_msg msg;            /* assignment, then deferred disconnect */
 	bool _Atomic disconnect_posted;  /* @msg is queued for a disconnect */
 	struct nvmft_timer connect_timer; /* Connect must arrive within a deadline */
+	struct nvmft_tconn tconn;        /* target.c: the connection limit's view */
 	TAILQ_ENTRY(nvmft_qpair) link;   /* the group's qpairs or reap_q */
 	/* io.c: a fused first command whose second has not been parsed yet. */
 	struct nvmft_req *io_fused_first;
@@ -77,6 +78,21 @@ void nvmft_qpair_init(struct nvmft_qpair *qp, struct nvmft_transport *tr,
 void nvmft_qpair_disconnect(struct nvmft_qpair *qp);
 /* Ask @qp's own group to disconnect it. Any thread. */
 void nvmft_qpair_disconnect_remote(struct nvmft_qpair *qp);
+/*
+ * Connect, or its local equivalent, succeeded: @qp (whose ->ctrlr is set)
+ * becomes queue @qid of @sqsize + 1 entries with SQHD @sqhd, and joins its
+ * subsystem on this group.  Group thread.
+ */
+void nvmft_qpair_set_active(struct nvmft_qpair *qp, uint16_t qid, uint16_t sqsize, uint16_t sqhd);
+/*
+ * A PCIe-style transport created @qp itself (Create I/O Submission Queue):
+ * put it on @pg, which must be the calling thread's group, as an accepted
+ * connection would be (it counts against the connection limits and holds
+ * its listener).  No ops->pg_add_qpair call follows: the transport made it.
+ * Returns 0 or -ESHUTDOWN (the group is stopping or lacks the transport);
+ * on failure the caller still owns @qp.
+ */
+int nvmft_qpair_add_local(struct nvmft_qpair *qp, struct nvmft_poll_group *pg);
 /* Start the Connect deadline of a qpair that just arrived on its group. */
 void nvmft_qpair_arm_connect_timer(struct nvmft_qpair *qp, uint32_t timeout_ms);
 /* Called by the poll loop for a reaped qpair. */

@@ -69,8 +69,12 @@ static uint16_t req_route(struct nvmft_req *req)
 	struct nvmft_qpair *qp = req->qpair;
 	struct nvmft_ctrlr *ctrlr = qp->ctrlr;
 
-	if (req->cmd.opcode == NVMFT_OPC_FABRICS)
+	if (req->cmd.opcode == NVMFT_OPC_FABRICS) {
+		/* A PCIe controller has registers instead, and 7Fh is just an unknown opcode. */
+		if (nvmft_unlikely(qp->tr->ops->caps & NVMFT_TR_CAP_PCIE))
+			return NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
 		return nvmft_fabrics_parse(req);
+	}
 	if (qp->state != NVMFT_QPAIR_ACTIVE || ctrlr == NULL)
 		return NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR);
 	/* No admin or NVM opcode moves data both ways: such an opcode does not exist. */
@@ -78,10 +82,18 @@ static uint16_t req_route(struct nvmft_req *req)
 		return NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
 	/* PSDT other than SGL is meaningless on fabrics; transports that use PRPs clear it. */
 	if (nvmft_qpair_is_admin(qp)) {
+		/*
+		 * Until CC.EN and CSTS.RDY are 1, and again from a reset or a
+		 * shutdown on, a controller processes Fabrics commands only;
+		 * Keep Alive and AER are admin commands like any other here.
+		 */
+		if (nvmft_unlikely(!nvmft_ctrlr_ready(ctrlr)))
+			return NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR);
 		if (nvmft_ctrlr_is_discovery(ctrlr))
 			return nvmft_discovery_parse(req);
 		return nvmft_admin_parse(req);
 	}
+	/* No DNR: an I/O queue sees this only while a reset takes it away; retry elsewhere. */
 	if (!nvmft_ctrlr_ready(ctrlr))
 		return NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR);
 	return nvmft_io_parse(req);
@@ -96,6 +108,8 @@ bool nvmft_req_init(struct nvmft_req *req)
 	req->xfer = req_xfer_of(&req->cmd);
 	status = req_route(req);
 	if (status != 0) {
+		if (nvmft_unlikely(req->qpair->io_fused_first != NULL))
+			nvmft_io_fused_break(req);
 		nvmft_req_finish(req, status);
 		return false;
 	}
@@ -110,6 +124,8 @@ void nvmft_req_reject(struct nvmft_req *req, uint16_t status)
 	req->length = len;
 	req_advance_sqhd(req);
 	req->xfer = req_xfer_of(&req->cmd);
+	if (nvmft_unlikely(req->qpair->io_fused_first != NULL))
+		nvmft_io_fused_break(req);
 	nvmft_req_finish(req, status);
 }
 
@@ -203,6 +219,13 @@ int nvmft_req_get_buffers(struct nvmft_req *req)
 	if (rc < 0 && rc != -EAGAIN)
 		req_uncharge(req);
 	return rc;
+}
+
+int nvmft_req_buf_mem_handle(const struct nvmft_req *req, int idx, void **handle)
+{
+	if (!(req->flags & NVMFT_REQ_F_POOL_BUF) || idx < 0 || idx >= req->pool_iovcnt)
+		return -ENOENT;
+	return nvmft_buf_pool_mem_handle(&req->qpair->pgt->pool, req->iov_inline[idx].iov_base, handle);
 }
 
 /* Let queued requests of @qp through its gate as its own buffers come back. */
@@ -309,7 +332,36 @@ void nvmft_req_execute(struct nvmft_req *req)
 	req->execute(req);
 }
 
-void nvmft_req_finish(struct nvmft_req *req, uint16_t status)
+static void req_release(struct nvmft_req *req);
+
+/*
+ * Out of its namespace's list of requests in the backend.  A request a
+ * test hands a backend directly never joined it (le_prev stays NULL).
+ */
+static void req_be_unlink(struct nvmft_req *req)
+{
+	if (req->be_link.le_prev == NULL)
+		return;
+	LIST_REMOVE(req, be_link);
+	req->be_link.le_prev = NULL;
+}
+
+/* The backend completed an orphan and its family cleaned up: the request may go. */
+static void req_orphan_done(struct nvmft_req *req)
+{
+	const struct nvmft_transport_ops *ops = req->qpair->tr->ops;
+
+	/* Still with the transport: its nvmft_req_release() finishes the job. */
+	if (!(req->flags & NVMFT_REQ_F_HOST_DONE))
+		return;
+	req->flags &= (uint16_t)~(NVMFT_REQ_F_ORPHAN | NVMFT_REQ_F_HOST_DONE);
+	req_release(req);
+	/* Reaping a disconnected queue pair waits for the poll loop: it is still there. */
+	ops->req_recycle(req);
+}
+
+/* Fill the CQE and hand @req to the transport. */
+static void req_answer(struct nvmft_req *req, uint16_t status)
 {
 	struct nvmft_qpair *qp = req->qpair;
 	struct nvmft_cpl *cpl = &req->cpl;
@@ -349,7 +401,48 @@ void nvmft_req_finish(struct nvmft_req *req, uint16_t status)
 	qp->tr->ops->req_complete(req);
 }
 
-void nvmft_req_release(struct nvmft_req *req)
+void nvmft_req_finish(struct nvmft_req *req, uint16_t status)
+{
+	/* An orphan's host has its answer; this is the end of the backend's side. */
+	if (nvmft_unlikely(req->flags & NVMFT_REQ_F_ORPHAN)) {
+		req_orphan_done(req);
+		return;
+	}
+	req_answer(req, status);
+}
+
+bool nvmft_req_orphan(struct nvmft_req *req, uint16_t status)
+{
+	if (req->state != NVMFT_REQ_BACKEND || req->qpair->tr->ops->req_recycle == NULL ||
+	    (req->flags & (NVMFT_REQ_F_FUSED_FIRST | NVMFT_REQ_F_FUSED_SECOND | NVMFT_REQ_F_ORPHAN)))
+		return false;
+	req_be_unlink(req);
+	req->flags |= NVMFT_REQ_F_ORPHAN | NVMFT_REQ_F_ORPHAN_BE;
+	/* Not a success: C2H data the backend may still be writing is never sent. */
+	req_answer(req, status);
+	return true;
+}
+
+bool nvmft_req_release(struct nvmft_req *req)
+{
+	if (nvmft_unlikely(req->flags & NVMFT_REQ_F_ORPHAN)) {
+		if (req->flags & NVMFT_REQ_F_ORPHAN_BE) {
+			/*
+			 * The backend may still write into the buffers and will
+			 * complete this very request: keep everything, including
+			 * the queue pair's count, until it does.
+			 */
+			req->flags |= NVMFT_REQ_F_HOST_DONE;
+			req->state = NVMFT_REQ_BACKEND;
+			return false;
+		}
+		req->flags &= (uint16_t)~NVMFT_REQ_F_ORPHAN;
+	}
+	req_release(req);
+	return true;
+}
+
+static void req_release(struct nvmft_req *req)
 {
 	struct nvmft_qpair *qp = req->qpair;
 	struct nvmft_poll_group *pg = qp->pg;
@@ -384,8 +477,14 @@ void nvmft_req_submit_backend(struct nvmft_req *req, void (*done)(struct nvmft_r
 	struct nvmft_pg_ns *pgns = req->pgns;
 	int rc;
 
+	/* The host has its answer: no further step of the command reaches the backend. */
+	if (nvmft_unlikely(req->flags & NVMFT_REQ_F_ORPHAN)) {
+		done(req, -ENODEV);
+		return;
+	}
 	req->backend_done = done;
 	req->state = NVMFT_REQ_BACKEND;
+	LIST_INSERT_HEAD(&pgns->be_reqs, req, be_link);
 	nvmft_stat_add(req->qpair->pg->stats.pending_bdev_io, 1);
 	rc = nvmft_backend_submit(pgns->ns->be, pgns->chan, req);
 	if (rc < 0)
@@ -394,8 +493,19 @@ void nvmft_req_submit_backend(struct nvmft_req *req, void (*done)(struct nvmft_r
 
 NVMFT_EXPORT void nvmft_req_complete(struct nvmft_req *req, int err)
 {
+	if (nvmft_unlikely(req->flags & NVMFT_REQ_F_ORPHAN)) {
+		if (!(req->flags & NVMFT_REQ_F_ORPHAN_BE))
+			return;
+		req->flags &= (uint16_t)~NVMFT_REQ_F_ORPHAN_BE;
+		nvmft_stat_add(req->qpair->pg->stats.pending_bdev_io, -1);
+		req->backend_err = err;
+		/* Answered already: an error makes every continuation clean up and stop. */
+		req->backend_done(req, err != 0 ? err : -ENODEV);
+		return;
+	}
 	if (nvmft_unlikely(req->state != NVMFT_REQ_BACKEND))
 		return; /* completed twice: ignore rather than corrupt the queue */
+	req_be_unlink(req);
 	nvmft_stat_add(req->qpair->pg->stats.pending_bdev_io, -1);
 	req->state = NVMFT_REQ_EXEC;
 	req->backend_err = err;

@@ -18,6 +18,13 @@
  *      |                  -> BACKEND while the backend has it
  *   nvmft_req_finish()    -> COMPLETE  ops->req_complete() sends data + CQE
  *   nvmft_req_release()   -> FREE      buffers back, accounting done
+ *
+ * Orphans: when a namespace's drain deadline passes with a command still
+ * in its backend, nvmft_req_orphan() answers the host at once, but the
+ * request, its buffers and the backend channel stay the backend's: the
+ * transport's nvmft_req_release() returns false (BACKEND, parked), and
+ * when the backend finally completes, the command family cleans up, the
+ * core releases the request and hands it back with ops->req_recycle().
  */
 #ifndef NVMFT_CORE_REQ_H
 #define NVMFT_CORE_REQ_H
@@ -63,6 +70,9 @@ enum {
 	NVMFT_REQ_F_IO_COUNTED = 1u << 7, /* executed: release does the drain accounting */
 	NVMFT_REQ_F_QP_WAIT = 1u << 8,    /* waiting at its queue pair's buffer share */
 	NVMFT_REQ_F_QP_CHARGED = 1u << 9, /* its buffers count against the queue pair's share */
+	NVMFT_REQ_F_ORPHAN = 1u << 10,    /* the host was answered before the backend completed */
+	NVMFT_REQ_F_ORPHAN_BE = 1u << 11, /* ... and the backend still owes its completion */
+	NVMFT_REQ_F_HOST_DONE = 1u << 12, /* ... and the transport has released it */
 };
 
 /* Iovec entries a request carries inline (pool chunks or backend memory). */
@@ -97,6 +107,7 @@ struct nvmft_req {
 
 	struct nvmft_msg msg;   /* nvmft_req_complete_remote(), deferred work */
 	TAILQ_ENTRY(nvmft_req) link; /* buffer FIFO, paused queue, resume queue, AER list */
+	LIST_ENTRY(nvmft_req) be_link; /* pgns->be_reqs while in the backend */
 
 	/* io.c private. */
 	struct nvme_dsm_range io_range; /* one deallocate range the command itself implies */
@@ -127,14 +138,34 @@ static inline bool nvmft_req_needs_buffers(const struct nvmft_req *req)
  * loop), or another -errno (the caller fails the request).
  */
 int nvmft_req_get_buffers(struct nvmft_req *req);
+/*
+ * The registration handle (transport's buf_mem_ops) of the pool chunk
+ * behind req->iov[@idx], e.g. the memory region whose key an RDMA
+ * transport puts in its work request.  Returns 0, or -ENOENT when that
+ * entry is not pool memory (in-capsule data, backend memory) or the
+ * transport registers nothing.  Group thread.
+ */
+int nvmft_req_buf_mem_handle(const struct nvmft_req *req, int idx, void **handle);
 /* Take a request out of the buffer queue (its qpair is going away). */
 void nvmft_req_cancel_buffer_wait(struct nvmft_req *req);
 /* Data is in place (for H2C): run the command. */
 void nvmft_req_execute(struct nvmft_req *req);
 /* Finish with an NVMe status (no phase bit); response goes to the transport. */
 void nvmft_req_finish(struct nvmft_req *req, uint16_t status);
-/* The transport is done with @req (response sent or qpair dead). */
-void nvmft_req_release(struct nvmft_req *req);
+/*
+ * The transport is done with @req (response sent or qpair dead).  Returns
+ * true when the transport may reuse it; false for an orphan whose backend
+ * still holds it (only transports with ops->req_recycle get orphans): the
+ * transport keeps it aside until ops->req_recycle(@req).
+ */
+bool nvmft_req_release(struct nvmft_req *req);
+/*
+ * Answer the host now with @status for a request stuck in the backend
+ * (drain deadline), see "Orphans" above.  Returns false, doing nothing,
+ * when @req is not in the backend, is half of a fused pair, or its
+ * transport cannot park requests.  Group thread.
+ */
+bool nvmft_req_orphan(struct nvmft_req *req, uint16_t status);
 
 /* Submit an I/O to the namespace's backend; @done runs on the group thread. */
 void nvmft_req_submit_backend(struct nvmft_req *req, void (*done)(struct nvmft_req *req, int err));

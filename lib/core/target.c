@@ -69,6 +69,7 @@ static void target_release(struct nvmft_target *tgt)
 	if (tgt->epfd >= 0)
 		close(tgt->epfd);
 	free(tgt->subsystems);
+	pthread_mutex_destroy(&tgt->conn_lock);
 	pthread_mutex_destroy(&tgt->lock);
 	free(tgt);
 }
@@ -106,6 +107,8 @@ NVMFT_EXPORT int nvmft_target_new(const struct nvmft_target_opts *opts, struct n
 	tgt->log.level = o.log_level;
 	strcpy(tgt->discovery_nqn, dnqn);
 	pthread_mutex_init(&tgt->lock, NULL);
+	pthread_mutex_init(&tgt->conn_lock, NULL);
+	TAILQ_INIT(&tgt->unconnected);
 	TAILQ_INIT(&tgt->ss_list);
 	TAILQ_INIT(&tgt->pgs);
 	TAILQ_INIT(&tgt->tr_list);
@@ -166,22 +169,101 @@ NVMFT_EXPORT void nvmft_target_free(struct nvmft_target *tgt)
 
 /* ---- Connections ---------------------------------------------------------- */
 
+/*
+ * The connection limits (max_connections of the target and of each
+ * transport) count every accepted connection until its queue pair is
+ * freed.  Refusing newcomers at the limit would let a peer that opens
+ * connections and says nothing keep every other host out until
+ * connect_timeout_ms.  So at the limit the oldest connection that has not
+ * completed Fabrics Connect is evicted instead: it stops counting at once
+ * and its group closes it, and the newcomer takes its place.  Connections
+ * that completed Connect are never evicted; when every one has, the
+ * newcomer is refused.
+ *
+ * The management thread evicts; group threads process Connect and free
+ * queue pairs.  @conn_lock orders them: a Connect in progress is not
+ * evicted, a Connect that begins on an evicted connection fails, and a
+ * queue pair leaves the list before its group looks for the disconnect
+ * message an eviction may have posted.
+ */
+
+static void conn_uncount(struct nvmft_target *tgt, struct nvmft_transport *tr)
+{
+	atomic_fetch_sub(&tgt->num_connections, 1);
+	atomic_fetch_sub(&tr->num_connections, 1);
+}
+
+/*
+ * Whether one more connection of @tr fits, and if only by evicting, which
+ * connection (*victim; NULL when there is a free slot).  conn_lock held.
+ */
+static bool conn_room(struct nvmft_target *tgt, struct nvmft_transport *tr, struct nvmft_qpair **victim)
+{
+	uint32_t n = atomic_load(&tgt->num_connections);
+	uint32_t ntr = atomic_load(&tr->num_connections);
+	bool tgt_full = n >= tgt->opts.max_connections;
+	bool tr_full = ntr >= tr->opts.max_connections;
+	struct nvmft_qpair *qp;
+
+	*victim = NULL;
+	if (!tgt_full && !tr_full)
+		return true;
+	/* One eviction frees one slot of each limit it counts against. */
+	if (n > tgt->opts.max_connections || ntr > tr->opts.max_connections ||
+	    tgt->num_evicting >= NVMFT_MAX_EVICTING)
+		return false;
+	/* At the transport's limit only its own connections make room. */
+	TAILQ_FOREACH(qp, &tgt->unconnected, tconn.link) {
+		if (qp->tconn.state != NVMFT_TCONN_CONNECTING && (!tr_full || qp->tr == tr)) {
+			*victim = qp;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Take @qp's slot away and have it closed.  conn_lock held; management thread. */
+static void conn_evict(struct nvmft_target *tgt, struct nvmft_qpair *qp)
+{
+	TAILQ_REMOVE(&tgt->unconnected, qp, tconn.link);
+	conn_uncount(tgt, qp->tr);
+	tgt->num_evicting++;
+	/*
+	 * On its group: the group closes it.  Posted under the lock, so the
+	 * group cannot free it before the message is queued (freeing takes
+	 * the lock in nvmft_target_connection_closed() first, then waits for
+	 * the message).  A QUEUED one still has its assignment message in
+	 * flight, in the same slot: that message finds it evicted instead.
+	 */
+	if (qp->tconn.state == NVMFT_TCONN_PENDING)
+		nvmft_qpair_disconnect_remote(qp);
+	qp->tconn.state = NVMFT_TCONN_EVICTED;
+}
+
 static void target_assign_msg(struct nvmft_msg *msg)
 {
 	struct nvmft_qpair *qp = nvmft_container_of(msg, struct nvmft_qpair, msg);
 	struct nvmft_poll_group *pg = qp->pg;
 	struct nvmft_pg_transport *pgt = qp->pgt;
+	struct nvmft_target *tgt = qp->tr->tgt;
+	bool keep;
 
-	if (pg->state != NVMFT_PG_RUNNING || pgt->tr == NULL) {
+	/* From PENDING on, an eviction reaches it through a message in qp->msg. */
+	pthread_mutex_lock(&tgt->conn_lock);
+	keep = qp->tconn.state == NVMFT_TCONN_QUEUED && pg->state == NVMFT_PG_RUNNING && pgt->tr != NULL;
+	if (keep)
+		qp->tconn.state = NVMFT_TCONN_PENDING;
+	pthread_mutex_unlock(&tgt->conn_lock);
+	if (!keep) {
 		qp->pg = NULL;
 		qp->pgt = NULL;
-		nvmft_target_connection_closed(qp->tr->tgt, qp->tr);
+		nvmft_target_connection_closed(qp);
 		nvmft_listener_unref(qp->listener);
 		qp->tr->ops->qpair_free(qp);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&pg->qpairs, qp, link);
-	nvmft_qpair_arm_connect_timer(qp, qp->tr->tgt->opts.connect_timeout_ms);
+	nvmft_qpair_arm_connect_timer(qp, tgt->opts.connect_timeout_ms);
 	if (pgt->tr->ops->pg_add_qpair(pgt->tpg, qp) < 0) {
 		nvmft_qpair_disconnect(qp);
 		if (qp->outstanding == 0)
@@ -212,32 +294,103 @@ static struct nvmft_poll_group *target_pick_group(struct nvmft_target *tgt, cons
 void nvmft_target_accepted(struct nvmft_target *tgt, struct nvmft_qpair *qp)
 {
 	struct nvmft_transport *tr = qp->tr;
-	struct nvmft_poll_group *pg;
-	uint32_t n = atomic_fetch_add(&tgt->num_connections, 1);
-	uint32_t ntr = atomic_fetch_add(&tr->num_connections, 1);
+	struct nvmft_poll_group *pg = NULL;
+	struct nvmft_qpair *victim;
+	bool room;
 
 	nvmft_listener_ref(qp->listener);
-	pg = (n < tgt->opts.max_connections && ntr < tr->opts.max_connections) ? target_pick_group(tgt, qp)
-										  : NULL;
-	if (pg == NULL) {
+	/* A refused connection is never shown to assign_fn: look before choosing a group. */
+	pthread_mutex_lock(&tgt->conn_lock);
+	room = conn_room(tgt, tr, &victim);
+	pthread_mutex_unlock(&tgt->conn_lock);
+	if (room)
+		pg = target_pick_group(tgt, qp);
+	if (pg != NULL) {
+		/* Groups may have connected or freed connections meanwhile: decide again. */
+		pthread_mutex_lock(&tgt->conn_lock);
+		room = conn_room(tgt, tr, &victim);
+		if (room) {
+			if (victim != NULL)
+				conn_evict(tgt, victim);
+			atomic_fetch_add(&tgt->num_connections, 1);
+			atomic_fetch_add(&tr->num_connections, 1);
+			qp->pg = pg;
+			qp->pgt = &pg->tr[tr->index];
+			qp->tconn.state = NVMFT_TCONN_QUEUED;
+			TAILQ_INSERT_TAIL(&tgt->unconnected, qp, tconn.link);
+		}
+		pthread_mutex_unlock(&tgt->conn_lock);
+	}
+	if (!room || pg == NULL) {
 		nvmft_warn(&tgt->log, "%s: refusing connection (%s)", tr->ops->name,
-			   n >= tgt->opts.max_connections || ntr >= tr->opts.max_connections
-				   ? "connection limit reached"
-				   : "no running poll group");
-		nvmft_target_connection_closed(tgt, tr);
+			   room ? "no running poll group" : "connection limit reached");
 		nvmft_listener_unref(qp->listener);
 		tr->ops->qpair_free(qp);
 		return;
 	}
-	qp->pg = pg;
-	qp->pgt = &pg->tr[tr->index];
+	if (victim != NULL)
+		nvmft_info(&tgt->log,
+			   "%s: connection limit reached: closing the oldest connection that has not "
+			   "connected, to make room",
+			   tr->ops->name);
 	nvmft_pg_post(pg, &qp->msg, target_assign_msg);
 }
 
-void nvmft_target_connection_closed(struct nvmft_target *tgt, struct nvmft_transport *tr)
+void nvmft_target_connection_closed(struct nvmft_qpair *qp)
 {
-	atomic_fetch_sub(&tgt->num_connections, 1);
-	atomic_fetch_sub(&tr->num_connections, 1);
+	struct nvmft_target *tgt = qp->tr->tgt;
+
+	pthread_mutex_lock(&tgt->conn_lock);
+	switch (qp->tconn.state) {
+	case NVMFT_TCONN_QUEUED:
+	case NVMFT_TCONN_PENDING:
+	case NVMFT_TCONN_CONNECTING:
+		TAILQ_REMOVE(&tgt->unconnected, qp, tconn.link);
+		conn_uncount(tgt, qp->tr);
+		qp->tconn.state = NVMFT_TCONN_CLOSED;
+		break;
+	case NVMFT_TCONN_NONE:
+	case NVMFT_TCONN_ESTABLISHED:
+		conn_uncount(tgt, qp->tr);
+		qp->tconn.state = NVMFT_TCONN_CLOSED;
+		break;
+	case NVMFT_TCONN_EVICTED:
+		tgt->num_evicting--;
+		qp->tconn.state = NVMFT_TCONN_CLOSED;
+		break;
+	case NVMFT_TCONN_CLOSED:
+		break;
+	}
+	pthread_mutex_unlock(&tgt->conn_lock);
+}
+
+bool nvmft_target_connect_begin(struct nvmft_qpair *qp)
+{
+	struct nvmft_target *tgt = qp->tr->tgt;
+	bool ok;
+
+	pthread_mutex_lock(&tgt->conn_lock);
+	ok = qp->tconn.state != NVMFT_TCONN_EVICTED;
+	if (qp->tconn.state == NVMFT_TCONN_PENDING)
+		qp->tconn.state = NVMFT_TCONN_CONNECTING;
+	pthread_mutex_unlock(&tgt->conn_lock);
+	return ok;
+}
+
+void nvmft_target_connect_end(struct nvmft_qpair *qp, bool connected)
+{
+	struct nvmft_target *tgt = qp->tr->tgt;
+
+	pthread_mutex_lock(&tgt->conn_lock);
+	if (connected && (qp->tconn.state == NVMFT_TCONN_CONNECTING ||
+			  qp->tconn.state == NVMFT_TCONN_PENDING)) {
+		TAILQ_REMOVE(&tgt->unconnected, qp, tconn.link);
+		qp->tconn.state = NVMFT_TCONN_ESTABLISHED;
+	} else if (!connected && qp->tconn.state == NVMFT_TCONN_CONNECTING) {
+		/* Refused: as evictable as before, at its old place in the line. */
+		qp->tconn.state = NVMFT_TCONN_PENDING;
+	}
+	pthread_mutex_unlock(&tgt->conn_lock);
 }
 
 /* ---- Management loop -------------------------------------------------------- */

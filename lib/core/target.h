@@ -8,6 +8,7 @@
 #define NVMFT_CORE_TARGET_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <bsd/sys/queue.h>
@@ -22,6 +23,35 @@ struct nvmft_qpair;
 
 /* Upper bound on transports per target (one per type). */
 #define NVMFT_MAX_TRANSPORTS 4
+/*
+ * Connections closed to make room at the limit (evicted) whose groups have
+ * not freed them yet.  They no longer count against max_connections, so
+ * this bounds the memory they hold beyond it when a group falls behind;
+ * past it, new connections are refused at accept until the groups catch up.
+ */
+#define NVMFT_MAX_EVICTING 64
+
+/*
+ * A connection as the connection limit sees it (target.c), under
+ * nvmft_target.conn_lock.  Embedded in every queue pair; zeroed (NONE) by
+ * nvmft_qpair_init().
+ */
+enum nvmft_tconn_state {
+	NVMFT_TCONN_NONE,        /* counted, not on any list: put on its group by its transport
+				  * (nvmft_qpair_add_local()), so never evictable */
+	NVMFT_TCONN_QUEUED,      /* counted; its assignment message is on the way to its group */
+	NVMFT_TCONN_PENDING,     /* counted; on its group, no Connect completed yet */
+	NVMFT_TCONN_CONNECTING,  /* counted; its group is processing a Connect (not evictable) */
+	NVMFT_TCONN_ESTABLISHED, /* counted; Connect succeeded: never evicted */
+	NVMFT_TCONN_EVICTED,     /* no longer counted; closed to make room, going away */
+	NVMFT_TCONN_CLOSED,      /* no longer counted */
+};
+
+struct nvmft_tconn {
+	enum nvmft_tconn_state state;
+	/* On the target's @unconnected list while QUEUED, PENDING or CONNECTING. */
+	TAILQ_ENTRY(nvmft_qpair) link;
+};
 
 struct nvmft_target {
 	struct nvmft_target_opts opts;
@@ -44,7 +74,18 @@ struct nvmft_target {
 	uint16_t next_portid;
 	struct nvmft_subsystem *discovery;
 	uint64_t _Atomic discovery_genctr;
+
+	/*
+	 * The connection limit.  @conn_lock is a leaf lock, taken at accept,
+	 * assignment, Connect and queue pair freeing, never per I/O; it guards
+	 * @unconnected, each queue pair's @tconn and the changes of the
+	 * counters (which may be read without it).
+	 */
+	pthread_mutex_t conn_lock;
+	/* Counted connections that have not completed Connect, oldest accept first. */
+	TAILQ_HEAD(, nvmft_qpair) unconnected;
 	uint32_t _Atomic num_connections;
+	uint32_t num_evicting; /* EVICTED and not yet freed */
 
 	int epfd;
 	struct nvmft_msgq mq; /* messages to the management thread */
@@ -55,12 +96,28 @@ struct nvmft_target {
 void nvmft_target_post(struct nvmft_target *tgt, struct nvmft_msg *msg, nvmft_msg_fn fn);
 /*
  * A transport accepted @qp on the management thread: pick a poll group
- * and send it there.  Closes (frees) @qp when the connection limit is
- * reached or no poll group exists.
+ * and send it there.  At the connection limit (the target's or @qp's
+ * transport's), the oldest connection that has not completed Connect is
+ * evicted (closed by its group) to make room; when there is none, or no
+ * running poll group, @qp is closed (freed) at once.
  */
 void nvmft_target_accepted(struct nvmft_target *tgt, struct nvmft_qpair *qp);
-/* A connection went away (its qpair was freed). Any thread. */
-void nvmft_target_connection_closed(struct nvmft_target *tgt, struct nvmft_transport *tr);
+/*
+ * @qp is being freed: it no longer counts against the limit.  Idempotent.
+ * Its group's thread, before it checks for a disconnect message in flight
+ * (an eviction posts one while @qp is on the unconnected list).
+ */
+void nvmft_target_connection_closed(struct nvmft_qpair *qp);
+/*
+ * Fabrics Connect on @qp begins / ended (@connected: it succeeded).  Its
+ * group's thread.  Between the two, @qp cannot be evicted; begin returns
+ * false when it was evicted already, and the Connect must then fail (the
+ * connection is being closed).  After a successful Connect it never is.
+ * A queue that becomes active without Connect (a local controller's) says
+ * so with end(true) alone: evicted before that, it is closed all the same.
+ */
+bool nvmft_target_connect_begin(struct nvmft_qpair *qp);
+void nvmft_target_connect_end(struct nvmft_qpair *qp, bool connected);
 /* Something the discovery log shows changed. Management thread. */
 void nvmft_target_discovery_changed(struct nvmft_target *tgt);
 /* Find a live subsystem by NQN and take a reference. Any thread; takes @lock. */

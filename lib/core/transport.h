@@ -7,12 +7,17 @@
  *  - TCP: a byte stream of PDUs; in-capsule data; R2T/H2CData for writes;
  *    C2HData for reads.
  *  - RDMA: message capsules posted to a shared receive queue; keyed SGLs
- *    served with RDMA READ/WRITE; buffers registered per pool.
+ *    served with RDMA READ/WRITE; the group's buffer pool is registered
+ *    chunk by chunk through @buf_mem_ops, and a request finds the keys of
+ *    its buffers with nvmft_req_buf_mem_handle().
  *  - vfio-user: a PCIe controller whose queues live in client memory; no
- *    Fabrics Connect (the transport creates the controller itself, see
- *    nvmft_ctrlr_new_local()); registers reached through BAR0 instead of
- *    Property Get/Set; PRP/SGL data resolved against mapped client memory;
- *    Create/Delete I/O queue commands handled by @admin_cmd.
+ *    Fabrics Connect (the transport creates the controller itself with
+ *    nvmft_ctrlr_new_local(), and its I/O queues with
+ *    nvmft_qpair_add_local() + nvmft_ctrlr_add_local_io_qpair()); BAR0
+ *    served with nvmft_ctrlr_reg_read/write() instead of Property Get/Set;
+ *    the admin queue mapped by @ctrlr_enable; PRP/SGL data resolved against
+ *    mapped client memory; Create/Delete I/O queue commands handled by
+ *    @admin_cmd.
  *
  * Threads: transport-wide methods (create, listen, accept...) run on the
  * management thread; pg_* and qpair/request methods run on the thread of the
@@ -28,8 +33,10 @@
 #include <bsd/sys/queue.h>
 #include <nvmft/transport.h>
 
+#include "util/buf_pool.h"
 #include "util/msgq.h"
 
+struct nvmft_ctrlr;
 struct nvmft_req;
 struct nvmft_qpair;
 struct nvmft_poll_group;
@@ -110,11 +117,40 @@ struct nvmft_transport_ops {
 	/* A request queued by nvmft_req_get_buffers() now has its buffers. */
 	void (*req_buffers_ready)(struct nvmft_req *req);
 	/*
+	 * Optional: a request whose nvmft_req_release() returned false (an
+	 * orphan: its command was answered at a namespace's drain deadline
+	 * while the backend still held it) is free for reuse now.  Without
+	 * this method the core never makes orphans: such commands stay
+	 * unanswered until their backend completes.  Group thread; the queue
+	 * pair may be disconnected but is not freed yet.
+	 */
+	void (*req_recycle)(struct nvmft_req *req);
+	/*
 	 * Optional: transport-specific admin commands (vfio-user's queue
-	 * management, Doorbell Buffer Config).  Return true when @req was
-	 * taken (the transport completes it with nvmft_req_finish()).
+	 * management, Doorbell Buffer Config).  Only opcodes the core does not
+	 * know reach it, and only on an enabled NVM controller.  Return true
+	 * when @req was taken (the transport completes it with
+	 * nvmft_req_finish(), possibly later); false fails it with Invalid
+	 * Command Opcode.
 	 */
 	bool (*admin_cmd)(struct nvmft_req *req);
+	/*
+	 * Optional (PCIe-style): the host sets CC.EN of @ctrlr and the core
+	 * found CC (and, for a local controller, AQA/ASQ/ACQ) valid: map the
+	 * admin queue; return 0 to become ready, or -errno to report CSTS.CFS.
+	 * Called with @enable false once a reset that followed a successful
+	 * enable has dropped every I/O queue, to unmap it again.  Not called
+	 * when the controller is deleted: its admin queue's qpair_disconnect
+	 * and qpair_free come then.  Owner thread of @ctrlr.
+	 */
+	int (*ctrlr_enable)(struct nvmft_ctrlr *ctrlr, bool enable);
+	/*
+	 * Optional (RDMA): register each chunk of every group's buffer pool
+	 * once, when the pool allocates it, and unregister it when the pool
+	 * is freed (before pg_destroy).  The callbacks get the tpg that
+	 * pg_create made as their context.
+	 */
+	const struct nvmft_buf_pool_mem_ops *buf_mem_ops;
 };
 
 /* The registry of transports built into this library; NULL if absent. */

@@ -32,6 +32,7 @@ struct lt_slot {
 	void *h2c;        /* private copy of host data */
 	uint32_t len;
 	uint32_t c2h_len;
+	bool parked;      /* answered, but the core keeps it for its backend (orphan) */
 	struct lt_cpl result;
 	TAILQ_ENTRY(lt_slot) link;
 };
@@ -265,7 +266,14 @@ static void lt_req_complete(struct nvmft_req *req)
 	} else {
 		s->state = LT_SLOT_FREE;
 	}
-	nvmft_req_release(req);
+	/* The result stays readable; only the slot waits for lt_req_recycle(). */
+	if (!nvmft_req_release(req))
+		s->parked = true;
+}
+
+static void lt_req_recycle(struct nvmft_req *req)
+{
+	slot_of(req)->parked = false;
 }
 
 static void lt_req_buffers_ready(struct nvmft_req *req)
@@ -306,6 +314,7 @@ static const struct nvmft_transport_ops lt_ops = {
 	.qpair_get_peer = lt_qpair_get_peer,
 	.req_complete = lt_req_complete,
 	.req_buffers_ready = lt_req_buffers_ready,
+	.req_recycle = lt_req_recycle,
 };
 
 /* ---- Environment ------------------------------------------------------------------ */
@@ -567,7 +576,7 @@ int lt_submit(struct lt_qpair *q, const struct nvmft_cmd *cmd, void *data, uint3
 	for (int i = 0; i < LT_SLOTS; i++) {
 		struct lt_slot *s = &q->slots[i];
 
-		if (s->state != LT_SLOT_FREE)
+		if (s->state != LT_SLOT_FREE || s->parked)
 			continue;
 		memset(&s->result, 0, sizeof(s->result));
 		s->req.cmd = *cmd;

@@ -1151,14 +1151,19 @@ int th_expect_closed(struct th *h)
 int th_healthy(struct th *h)
 {
 	uint8_t buf[512];
+	uint64_t csts;
 	int st;
 
 	if (h->fd < 0 || h->eof)
 		return TH_CLOSED;
-	if (h->qid == 0)
+	if (h->qid == 0) {
 		st = th_keep_alive(h);
-	else
+		/* A controller not enabled yet rightly refuses Keep Alive: it still answers this. */
+		if (st == NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR))
+			st = th_prop_get(h, NVME_REG_CSTS, false, &csts);
+	} else {
 		st = th_rw(h, false, 1, 0, 1, buf, sizeof(buf), 0);
+	}
 	if (st == 0 && h->violations > 0)
 		return TH_UNEXPECTED;
 	return st;

@@ -280,9 +280,10 @@ int th_read_term(struct th *h, struct th_term *t);
 /* The target closes without sending anything else.  0, TH_UNEXPECTED or TH_TIMEOUT. */
 int th_expect_closed(struct th *h);
 /*
- * The connection still works: a Keep Alive (admin queue) or a one-block
- * read of namespace 1 (I/O queue) completes with success, and no violation
- * was seen.  0, a status, or TH_*.
+ * The connection still works: a Keep Alive (admin queue; a Property Get
+ * of CSTS instead when the controller is not enabled and refuses it) or a
+ * one-block read of namespace 1 (I/O queue) completes with success, and no
+ * violation was seen.  0, a status, or TH_*.
  */
 int th_healthy(struct th *h);
 

@@ -2,8 +2,8 @@
 /*
  * Controllers: asynchronous event masking (and Retain Asynchronous Event),
  * the Changed Namespace List and its overflow marker, the Error
- * Information log, and the keep-alive timer (Keep Alive, Set Features,
- * expiry).
+ * Information log, the keep-alive timer (Keep Alive, Set Features,
+ * expiry), and what CC may hold when a host enables the controller.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -427,6 +427,85 @@ static void test_set_features_kato_zero_disarms(void **state)
 	assert_int_equal(t, -1);
 }
 
+/* ---- CC on enable ------------------------------------------------------------------------- */
+
+#define CC_SQES(v) ((uint32_t)(v) << NVME_CC_IOSQES_SHIFT)
+#define CC_CQES(v) ((uint32_t)(v) << NVME_CC_IOCQES_SHIFT)
+#define CC_GOOD (NVMFT_CC_EN | CC_SQES(6) | CC_CQES(4))
+
+/* Write @cc to a fresh controller of @nqn; return CSTS afterwards. */
+static uint64_t enable_with(struct lt_env *env, const char *nqn, uint32_t cc)
+{
+	struct lt_qpair *q = lt_qpair_new(env, 0);
+	uint64_t csts = 0xdead;
+
+	assert_int_equal(lt_connect_raw(q, 0, 31, 0, NVMFT_CNTLID_DYNAMIC, nqn, LT_HOSTNQN).status, 0);
+	assert_int_equal(lt_prop_set(q, NVME_REG_CC, cc).status, 0);
+	assert_int_equal(lt_prop_get(q, NVME_REG_CSTS, false, &csts).status, 0);
+	if (csts & NVMFT_CSTS_CFS) {
+		/* A reset clears the failure; a valid CC then brings the controller up. */
+		assert_int_equal(lt_prop_set(q, NVME_REG_CC, 0).status, 0);
+		lt_env_settle(env);
+		assert_int_equal(lt_prop_get(q, NVME_REG_CSTS, false, &(uint64_t){ 0 }).status, 0);
+		assert_int_equal(lt_prop_set(q, NVME_REG_CC, CC_GOOD).status, 0);
+		assert_int_equal(lt_prop_get(q, NVME_REG_CSTS, false, &(uint64_t){ 0 }).status, 0);
+		assert_int_equal(lt_identify(q, NVME_IDENTIFY_CNS_CTRL, 0, 0, (uint8_t[4096]){ 0 }).status, 0);
+	}
+	lt_qpair_close(q);
+	return csts;
+}
+
+static void test_cc_checked_on_enable(void **state)
+{
+	static const struct {
+		uint32_t cc;
+		bool ok;
+	} nvm[] = {
+		{ CC_GOOD, true },
+		/* Entry sizes other than Identify SQES/CQES (64 and 16 bytes). */
+		{ NVMFT_CC_EN, false },
+		{ NVMFT_CC_EN | CC_SQES(6), false },
+		{ NVMFT_CC_EN | CC_CQES(4), false },
+		{ NVMFT_CC_EN | CC_SQES(7) | CC_CQES(4), false },
+		{ NVMFT_CC_EN | CC_SQES(6) | CC_CQES(5), false },
+		/* Page size outside CAP.MPSMIN..MPSMAX (4 KiB only). */
+		{ CC_GOOD | 1u << NVME_CC_MPS_SHIFT, false },
+		/* Arbitration CAP.AMS does not offer: weighted round robin, vendor specific, reserved. */
+		{ CC_GOOD | NVME_CC_AMS_WRRU << NVME_CC_AMS_SHIFT, false },
+		{ CC_GOOD | NVME_CC_AMS_VS << NVME_CC_AMS_SHIFT, false },
+		{ CC_GOOD | 3u << NVME_CC_AMS_SHIFT, false },
+		/* Command sets CAP.CSS does not offer, and reserved values. */
+		{ CC_GOOD | NVME_CC_CSS_CSI << NVME_CC_CSS_SHIFT, false },
+		{ CC_GOOD | NVME_CC_CSS_ADMIN << NVME_CC_CSS_SHIFT, false },
+		{ CC_GOOD | 1u << NVME_CC_CSS_SHIFT, false },
+	};
+	struct lt_env env;
+	uint64_t csts;
+
+	(void)state;
+	assert_int_equal(lt_env_init(&env, NULL), 0);
+	assert_non_null(lt_env_add_subsystem(&env, NQN, true));
+	for (size_t i = 0; i < sizeof(nvm) / sizeof(nvm[0]); i++) {
+		csts = enable_with(&env, NQN, nvm[i].cc);
+		assert_int_equal(csts & (NVMFT_CSTS_RDY | NVMFT_CSTS_CFS),
+				 nvm[i].ok ? NVMFT_CSTS_RDY : NVMFT_CSTS_CFS);
+	}
+	/*
+	 * A discovery controller has no I/O queues: the specification has the
+	 * entry sizes zero there and Linux writes 6 and 4, so both enable it.
+	 * The rest is checked as for any controller.
+	 */
+	csts = enable_with(&env, NVMFT_DISCOVERY_NQN, CC_GOOD);
+	assert_int_equal(csts & (NVMFT_CSTS_RDY | NVMFT_CSTS_CFS), NVMFT_CSTS_RDY);
+	csts = enable_with(&env, NVMFT_DISCOVERY_NQN, NVMFT_CC_EN);
+	assert_int_equal(csts & (NVMFT_CSTS_RDY | NVMFT_CSTS_CFS), NVMFT_CSTS_RDY);
+	csts = enable_with(&env, NVMFT_DISCOVERY_NQN, CC_GOOD | 1u << NVME_CC_MPS_SHIFT);
+	assert_int_equal(csts & (NVMFT_CSTS_RDY | NVMFT_CSTS_CFS), NVMFT_CSTS_CFS);
+	csts = enable_with(&env, NVMFT_DISCOVERY_NQN, CC_GOOD | 1u << NVME_CC_AMS_SHIFT);
+	assert_int_equal(csts & (NVMFT_CSTS_RDY | NVMFT_CSTS_CFS), NVMFT_CSTS_CFS);
+	lt_env_fini(&env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_keep_alive_expiry_fails_controller),
 		cmocka_unit_test(test_keep_alive_without_kato),
 		cmocka_unit_test(test_set_features_kato),
+		cmocka_unit_test(test_cc_checked_on_enable),
 		cmocka_unit_test(test_set_features_kato_zero_disarms),
 	};
 

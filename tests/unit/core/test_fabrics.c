@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Fabrics commands: Connect (every rejection), Property Get/Set, Disconnect, CC state machine. */
+/*
+ * Fabrics commands: Connect (every rejection), Property Get/Set, Disconnect,
+ * the CC state machine, and what a controller that is not enabled (or is
+ * shut down) refuses.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +23,9 @@
 
 #define ST(sct, sc) NVMFT_STATUS(sct, sc)
 #define ST_DNR(sct, sc) NVMFT_STATUS_DNR(sct, sc)
+#define ST_SEQ ST_DNR(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR)
+/* EN, IOSQES 6, IOCQES 4: what a Linux host writes. */
+#define CC_ENABLE (1u | 6u << 16 | 4u << 20)
 
 static int setup(void **state)
 {
@@ -327,6 +334,8 @@ static void test_keep_alive_expiry(void **state)
 	struct lt_cpl r = lt_connect_raw(q, 0, 31, 200, 0xffff, NQN, LT_HOSTNQN);
 
 	assert_int_equal(r.status, 0);
+	/* Keep Alive is an admin command: only an enabled controller takes it. */
+	assert_int_equal(lt_prop_set(q, NVME_REG_CC, CC_ENABLE).status, 0);
 	/* Keep Alives within the timeout keep it alive... */
 	for (int i = 0; i < 5; i++) {
 		usleep(60 * 1000);
@@ -370,6 +379,91 @@ static void test_cntlid_range(void **state)
 	assert_int_equal(lt_connect_raw(c, 0, 31, 0, 0xffff, so.nqn, LT_HOSTNQN).status, 0);
 	lt_qpair_close(b);
 	lt_qpair_close(c);
+}
+
+/* Identify, Get Log Page, Keep Alive and AER on @q; each must end with @want. */
+static void assert_admin_cmds(struct lt_qpair *q, uint16_t want)
+{
+	struct nvmft_cmd ka = { .opcode = nvme_admin_keep_alive };
+	uint8_t buf[4096];
+	struct lt_cpl r;
+
+	r = lt_identify(q, NVME_IDENTIFY_CNS_CTRL, 0, 0, buf);
+	assert_true(r.done);
+	assert_int_equal(r.status, want);
+	r = lt_get_log(q, NVME_LOG_LID_ERROR, 0xffffffff, 0, buf, 64);
+	assert_true(r.done);
+	assert_int_equal(r.status, want);
+	r = lt_cmd(q, &ka, NULL, 0);
+	assert_true(r.done);
+	assert_int_equal(r.status, want);
+}
+
+/*
+ * Before CC.EN = 1 and CSTS.RDY = 1, and after a reset or a shutdown, only
+ * Fabrics commands are processed: the rest end with Command Sequence Error
+ * and DNR.
+ */
+static void test_admin_needs_enabled_controller(void **state)
+{
+	struct lt_env *env = *state;
+	struct lt_qpair *q = lt_qpair_new(env, 0);
+	struct nvmft_cmd aer = { .opcode = nvme_admin_async_event };
+	uint64_t v;
+	struct lt_cpl r;
+
+	assert_int_equal(lt_connect_raw(q, 0, 31, 0, NVMFT_CNTLID_DYNAMIC, NQN, LT_HOSTNQN).status, 0);
+	assert_admin_cmds(q, ST_SEQ);
+	/* An AER is refused too, not parked for a controller that is not running. */
+	r = lt_cmd(q, &aer, NULL, 0);
+	assert_true(r.done);
+	assert_int_equal(r.status, ST_SEQ);
+	/* Fabrics commands still work. */
+	assert_int_equal(lt_prop_get(q, NVME_REG_CSTS, false, &v).status, 0);
+	assert_int_equal(v, 0);
+
+	/* Enabled: the same commands succeed. */
+	assert_int_equal(lt_prop_set(q, NVME_REG_CC, CC_ENABLE).status, 0);
+	assert_admin_cmds(q, 0);
+
+	/* Reset (CC.EN 1 -> 0): refused again, and again accepted once re-enabled. */
+	assert_int_equal(lt_prop_set(q, NVME_REG_CC, 0).status, 0);
+	lt_env_settle(env);
+	assert_admin_cmds(q, ST_SEQ);
+	assert_int_equal(lt_prop_set(q, NVME_REG_CC, CC_ENABLE).status, 0);
+	assert_admin_cmds(q, 0);
+
+	/* Shutdown: RDY stays 1, but a shut-down controller runs nothing until a reset. */
+	assert_int_equal(lt_prop_set(q, NVME_REG_CC, CC_ENABLE | NVME_CC_SHN_NORMAL << 14).status, 0);
+	lt_env_settle(env);
+	assert_int_equal(lt_prop_get(q, NVME_REG_CSTS, false, &v).status, 0);
+	assert_int_equal(v & (NVMFT_CSTS_RDY | NVMFT_CSTS_SHST_MASK), NVMFT_CSTS_RDY | NVMFT_CSTS_SHST_CMPLT);
+	assert_admin_cmds(q, ST_SEQ);
+	/* A controller that failed to enable (CSTS.CFS, no RDY) refuses them as well. */
+	assert_int_equal(lt_prop_set(q, NVME_REG_CC, 0).status, 0);
+	lt_env_settle(env);
+	assert_int_equal(lt_prop_set(q, NVME_REG_CC, 1u).status, 0); /* IOSQES/IOCQES 0 */
+	assert_int_equal(lt_prop_get(q, NVME_REG_CSTS, false, &v).status, 0);
+	assert_int_equal(v & (NVMFT_CSTS_RDY | NVMFT_CSTS_CFS), NVMFT_CSTS_CFS);
+	assert_admin_cmds(q, ST_SEQ);
+	lt_qpair_close(q);
+}
+
+/* The discovery controller follows the same rule. */
+static void test_discovery_needs_enabled_controller(void **state)
+{
+	struct lt_env *env = *state;
+	struct lt_qpair *q = lt_qpair_new(env, 0);
+	uint8_t buf[4096];
+
+	assert_int_equal(lt_connect_raw(q, 0, 31, 0, NVMFT_CNTLID_DYNAMIC, NVMFT_DISCOVERY_NQN,
+					LT_HOSTNQN).status, 0);
+	assert_int_equal(lt_get_log(q, NVME_LOG_LID_DISCOVER, 0, 0, buf, 1024).status, ST_SEQ);
+	assert_int_equal(lt_identify(q, NVME_IDENTIFY_CNS_CTRL, 0, 0, buf).status, ST_SEQ);
+	assert_int_equal(lt_prop_set(q, NVME_REG_CC, CC_ENABLE).status, 0);
+	assert_int_equal(lt_get_log(q, NVME_LOG_LID_DISCOVER, 0, 0, buf, 1024).status, 0);
+	assert_int_equal(lt_identify(q, NVME_IDENTIFY_CNS_CTRL, 0, 0, buf).status, 0);
+	lt_qpair_close(q);
 }
 
 /* A peer that never sends Connect loses its connection at the deadline; one that does keeps it. */
@@ -418,6 +512,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_and_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_alive_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cntlid_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_needs_enabled_controller, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discovery_needs_enabled_controller, setup, teardown),
 		cmocka_unit_test(test_connect_deadline),
 	};
 

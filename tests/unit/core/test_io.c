@@ -933,6 +933,18 @@ static void test_fused_missing_second(void **state)
 	pair_expect(f->iq, t, 0, 0);
 	assert_true(blocks_are(f, 5, 1, 7));
 	assert_int_equal(tb_count(f->tb, NVMFT_IO_COMPARE), 1);
+	/*
+	 * A next command refused before the I/O parser sees it (FFh would move
+	 * data both ways) is no second either (found by the io fuzzer: the
+	 * first waited forever).
+	 */
+	t1 = sub(f->iq, &c1, a, BS);
+	lt_env_settle(&f->env);
+	assert_false(lt_done(f->iq, t1));
+	rd.opcode = 0xff;
+	t2 = sub(f->iq, &rd, NULL, 0);
+	assert_int_equal(wst(f->iq, t2), ST_DNR(NVME_SC_INVALID_OPCODE));
+	assert_int_equal(wst(f->iq, t1), ST(NVME_SC_FUSED_MISSING));
 }
 
 static void test_fused_mismatched_second(void **state)

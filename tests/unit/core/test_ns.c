@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Namespace add/remove while hosts are connected: AENs, I/O in flight, a
- * hung backend with the drain deadline, backend hot-removal, and subsystem
- * pause/resume and deletion under I/O.
+ * hung backend with the drain deadline (the host is answered, the backend
+ * keeps its request until it completes), backend hot-removal, and
+ * subsystem pause/resume and deletion under I/O.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 
 #define NQN "nqn.2024-01.io.example:ns"
 #define ST_DNR(sct, sc) NVMFT_STATUS_DNR(sct, sc)
+#define ST_GONE ST_DNR(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY)
 
 struct fixture {
 	struct lt_env env;
@@ -170,6 +172,16 @@ static void on_done(void *arg, int status)
 	d->status = status;
 }
 
+/* Poll (with real time passing) until @d is called: bounded by 5 s. */
+static void wait_done(struct fixture *f, struct done *d)
+{
+	for (int i = 0; i < 500 && !d->called; i++) {
+		usleep(10000);
+		lt_env_poll(&f->env);
+	}
+	assert_true(d->called);
+}
+
 static void test_remove_hung_backend_deadline(void **state)
 {
 	struct fixture *f = *state;
@@ -178,6 +190,7 @@ static void test_remove_hung_backend_deadline(void **state)
 	struct tb *tb;
 	struct done d = { 0 };
 	uint8_t buf[512];
+	struct lt_cpl r;
 	int tag;
 
 	assert_int_equal(tb_new("hung", 64, 512, 0, TB_INLINE, &tb, &be), 0);
@@ -188,22 +201,96 @@ static void test_remove_hung_backend_deadline(void **state)
 	lt_env_settle(&f->env);
 	nvmft_ns_remove(ns, on_done, &d);
 	/* The removal gives up after the drain deadline (300 ms here), bounded wait. */
-	for (int i = 0; i < 500 && !d.called; i++) {
+	wait_done(f, &d);
+	assert_int_equal(d.status, -ETIMEDOUT);
+	/* The host got its answer at the deadline, without waiting for the backend. */
+	assert_true(lt_done(f->iq, tag));
+	r = lt_wait(f->iq, tag);
+	assert_int_equal(r.status, ST_GONE);
+	/* Other namespaces keep being served meanwhile. */
+	assert_int_equal(lt_rw(f->iq, true, 1, 0, 1, buf, 512).status, 0);
+	/* The backend is still owed the read: request, channel and claim stay. */
+	assert_int_equal(lt_qpair_outstanding(f->iq), 1);
+	assert_int_equal(tb_channels(tb), 1);
+	assert_int_equal(lt_env_free_backend(&f->env, be), -EBUSY);
+	tb_hold(tb, false);
+	assert_int_equal(tb_release(tb), 1);
+	lt_env_settle(&f->env);
+	assert_int_equal(lt_qpair_outstanding(f->iq), 0);
+	assert_int_equal(tb_channels(tb), 0);
+	assert_int_equal(lt_env_free_backend(&f->env, be), 0);
+}
+
+/*
+ * A backend that goes away with writes and reads in it that only come back,
+ * with -ENODEV, long after the drain deadline: every host command is
+ * answered at the deadline, the namespace change is announced, and the
+ * requests, buffers and channel are released only when the backend is done.
+ */
+static void test_backend_removed_with_io_stuck(void **state)
+{
+	struct fixture *f = *state;
+	struct nvmft_cmd wr = { .opcode = nvme_cmd_write, .nsid = htole32(9) };
+	struct nvmft_cmd rd = { .opcode = nvme_cmd_read, .nsid = htole32(9) };
+	struct nvmft_cmd cmp = { .opcode = nvme_cmd_compare, .nsid = htole32(9) };
+	uint8_t w[4096], rbuf[4096], cbuf[512];
+	struct nvmft_backend *be;
+	struct tb *tb;
+	int aen, tags[3];
+
+	memset(w, 0xc3, sizeof(w));
+	wr.cdw12 = htole32(7);  /* 8 blocks */
+	rd.cdw10 = htole32(16); /* another range: no ordering between the two */
+	rd.cdw12 = htole32(7);
+	cmp.cdw10 = htole32(32);
+	assert_int_equal(tb_new("vanishing", 64, 512, 0, TB_INLINE, &tb, &be), 0);
+	assert_non_null(lt_env_add_ns(&f->env, f->env.ss, be, 9));
+	aen = arm_aer(f);
+	/* The device is gone: what it has now comes back as -ENODEV, and only when released. */
+	tb_hold(tb, true);
+	tb_fail_next(tb, 0, -ENODEV, 3);
+	tags[0] = lt_submit(f->iq, &wr, w, sizeof(w));
+	tags[1] = lt_submit(f->iq, &rd, rbuf, sizeof(rbuf));
+	/* Compare without backend support reads into a buffer of its own, which must outlive the wait. */
+	tags[2] = lt_submit(f->iq, &cmp, cbuf, sizeof(cbuf));
+	lt_env_settle(&f->env);
+	assert_int_equal(tb_held(tb), 3);
+
+	nvmft_backend_notify_removed(be);
+	lt_env_settle(&f->env);
+	for (int i = 0; i < 3; i++)
+		assert_false(lt_done(f->iq, tags[i]));
+	/* Bounded by the 300 ms deadline. */
+	for (int n = 0; n < 500 && !lt_done(f->iq, tags[2]); n++) {
 		usleep(10000);
 		lt_env_poll(&f->env);
 	}
-	assert_true(d.called);
-	assert_int_equal(d.status, -ETIMEDOUT);
-	/* Other namespaces keep being served meanwhile. */
-	assert_int_equal(lt_rw(f->iq, true, 1, 0, 1, buf, 512).status, 0);
-	/* The backend is still owed the read: it cannot be freed yet. */
-	assert_int_equal(lt_env_free_backend(&f->env, be), -EBUSY);
-	tb_hold(tb, false);
-	tb_release(tb);
-	assert_int_equal(lt_wait(f->iq, tag).status, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_true(lt_done(f->iq, tags[i]));
+		assert_int_equal(lt_wait(f->iq, tags[i]).status, ST_GONE);
+	}
 	lt_env_settle(&f->env);
+	assert_ns_changed_aen(f, aen, 9);
+	/* Gone for hosts, still claimed while a group holds its channel. */
+	assert_non_null(nvmft_backend_get_ns(be));
+	assert_int_equal(lt_rw(f->iq, false, 9, 0, 1, rbuf, 512).status,
+			 ST_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_NS));
+	/* Everything the backend may still write into is kept. */
+	assert_int_equal(lt_qpair_outstanding(f->iq), 3);
+	assert_int_equal(tb_channels(tb), 1);
+	assert_int_equal(lt_env_free_backend(&f->env, be), -EBUSY);
+
+	/* Much later the device returns them; now everything goes. */
+	tb_hold(tb, false);
+	assert_int_equal(tb_release(tb), 3);
+	lt_env_settle(&f->env);
+	assert_int_equal(lt_qpair_outstanding(f->iq), 0);
 	assert_int_equal(tb_channels(tb), 0);
+	assert_null(nvmft_backend_get_ns(be));
 	assert_int_equal(lt_env_free_backend(&f->env, be), 0);
+	/* The queue's slots are usable again: fill more than the three that were parked. */
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(lt_rw(f->iq, true, 1, (uint64_t)i, 1, w, 512).status, 0);
 }
 
 static void test_backend_hot_remove(void **state)
@@ -366,6 +453,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_remove_with_aen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_waits_for_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_hung_backend_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_removed_with_io_stuck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_hot_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_deadline, setup, teardown),

@@ -2,8 +2,10 @@
 /*
  * Poll groups: options and names, the new/stop/free life cycle, freeing with
  * queue pairs and with backend I/O outstanding, statistics, the event-driven
- * interface (descriptor, timeout, wait), and groups created after
- * subsystems and namespaces exist (or while a subsystem is paused).
+ * interface (descriptor, timeout, wait), groups created after subsystems
+ * and namespaces exist (or while a subsystem is paused), and the table of
+ * state a group's channels share, with a descriptor several channels hand
+ * out watched once.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,14 +15,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "backends/backend.h"
 #include "core/poll_group.h"
 #include "core/qpair.h"
 #include "loop_transport.h"
 #include "test_backend.h"
+#include "util/compiler.h"
 
 #define NQN "nqn.2024-01.io.example:pg"
 
@@ -581,6 +586,214 @@ static void test_group_created_while_paused(void **state)
 	lt_env_fini(&env);
 }
 
+/* ---- State shared by a group's channels -------------------------------------------------- */
+
+struct shared_obj {
+	struct nvmft_pg_shared sh;
+	int destroyed;
+	struct nvmft_poll_group *destroyed_on;
+};
+
+static void shared_obj_destroy(struct nvmft_poll_group *pg, struct nvmft_pg_shared *sh)
+{
+	struct shared_obj *o = nvmft_container_of(sh, struct shared_obj, sh);
+
+	o->destroyed++;
+	o->destroyed_on = pg;
+}
+
+/* Two owners' kinds: only the addresses matter. */
+static const char kind_a, kind_b;
+
+static void test_shared_table(void **state)
+{
+	struct shared_obj a0 = { .destroyed = 0 }, a1 = a0, b0 = a0, other = a0;
+	struct nvmft_poll_group *pg, *pg2;
+	struct nvmft_target *tgt;
+
+	(void)state;
+	assert_int_equal(nvmft_target_new(NULL, &tgt), 0);
+	assert_int_equal(nvmft_poll_group_new(tgt, NULL, &pg), 0);
+	assert_int_equal(nvmft_poll_group_new(tgt, NULL, &pg2), 0);
+	assert_null(nvmft_pg_shared_find(pg, &kind_a, 0));
+	assert_null(nvmft_pg_shared_get(pg, &kind_a, 0));
+
+	/* The key is (kind, id), per group. */
+	nvmft_pg_shared_add(pg, &a0.sh, &kind_a, 0, shared_obj_destroy);
+	nvmft_pg_shared_add(pg, &a1.sh, &kind_a, 1, shared_obj_destroy);
+	nvmft_pg_shared_add(pg, &b0.sh, &kind_b, 0, shared_obj_destroy);
+	nvmft_pg_shared_add(pg2, &other.sh, &kind_a, 0, shared_obj_destroy);
+	assert_ptr_equal(nvmft_pg_shared_find(pg, &kind_a, 0), &a0.sh);
+	assert_ptr_equal(nvmft_pg_shared_find(pg, &kind_a, 1), &a1.sh);
+	assert_ptr_equal(nvmft_pg_shared_find(pg, &kind_b, 0), &b0.sh);
+	assert_null(nvmft_pg_shared_find(pg, &kind_b, 1));
+	assert_ptr_equal(nvmft_pg_shared_find(pg2, &kind_a, 0), &other.sh);
+	assert_null(nvmft_pg_shared_find(pg2, &kind_b, 0));
+
+	/* Three users; find takes no reference, the last put destroys, once. */
+	assert_ptr_equal(nvmft_pg_shared_get(pg, &kind_a, 0), &a0.sh);
+	assert_ptr_equal(nvmft_pg_shared_get(pg, &kind_a, 0), &a0.sh);
+	nvmft_pg_shared_put(pg, &a0.sh);
+	nvmft_pg_shared_put(pg, &a0.sh);
+	assert_int_equal(a0.destroyed, 0);
+	assert_ptr_equal(nvmft_pg_shared_find(pg, &kind_a, 0), &a0.sh);
+	nvmft_pg_shared_put(pg, &a0.sh);
+	assert_int_equal(a0.destroyed, 1);
+	assert_ptr_equal(a0.destroyed_on, pg);
+	assert_null(nvmft_pg_shared_find(pg, &kind_a, 0));
+	/* The others are untouched. */
+	assert_ptr_equal(nvmft_pg_shared_find(pg, &kind_a, 1), &a1.sh);
+	assert_ptr_equal(nvmft_pg_shared_find(pg2, &kind_a, 0), &other.sh);
+	assert_int_equal(a1.destroyed + b0.destroyed + other.destroyed, 0);
+
+	/* A key is free again once its entry is gone. */
+	a0.destroyed = 0;
+	nvmft_pg_shared_add(pg, &a0.sh, &kind_a, 0, shared_obj_destroy);
+	assert_ptr_equal(nvmft_pg_shared_find(pg, &kind_a, 0), &a0.sh);
+	nvmft_pg_shared_put(pg, &a0.sh);
+	nvmft_pg_shared_put(pg, &b0.sh);
+	nvmft_pg_shared_put(pg, &a1.sh);
+	nvmft_pg_shared_put(pg2, &other.sh);
+	assert_int_equal(a0.destroyed + a1.destroyed + b0.destroyed + other.destroyed, 4);
+	assert_ptr_equal(other.destroyed_on, pg2);
+	assert_null(nvmft_pg_shared_find(pg, &kind_a, 1));
+	assert_null(nvmft_pg_shared_find(pg, &kind_b, 0));
+	assert_int_equal(nvmft_poll_group_free(pg), 0);
+	assert_int_equal(nvmft_poll_group_free(pg2), 0);
+	nvmft_target_free(tgt);
+}
+
+/* A backend whose channels all hand out one descriptor, as a ring per group does. */
+struct fd_be {
+	int efd;
+	int open;
+};
+
+static int fdb_open(void *ctx, void **chan)
+{
+	struct fd_be *b = ctx;
+
+	b->open++;
+	*chan = b;
+	return 0;
+}
+
+static void fdb_close(void *ctx, void *chan)
+{
+	(void)chan;
+	((struct fd_be *)ctx)->open--;
+}
+
+static int fdb_submit(void *ctx, void *chan, struct nvmft_req *req)
+{
+	(void)ctx;
+	(void)chan;
+	nvmft_req_complete(req, 0);
+	return 0;
+}
+
+static int fdb_poll(void *ctx, void *chan, unsigned int budget)
+{
+	(void)ctx;
+	(void)chan;
+	(void)budget;
+	return 0;
+}
+
+static int fdb_get_fd(void *ctx, void *chan)
+{
+	(void)chan;
+	return ((struct fd_be *)ctx)->efd;
+}
+
+static const struct nvmft_backend_ops fdb_ops = {
+	.version = NVMFT_BACKEND_OPS_V1,
+	.channel_open = fdb_open,
+	.channel_close = fdb_close,
+	.submit = fdb_submit,
+	.channel_poll = fdb_poll,
+	.channel_get_fd = fdb_get_fd,
+};
+
+/* How many times @fd is registered in the epoll set @epfd. */
+static int epoll_watches(int epfd, int fd)
+{
+	char p[64], line[256];
+	FILE *fp;
+	int n = 0, tfd;
+
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", epfd);
+	fp = fopen(p, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+/* @efd wakes the group, and only while it is signalled. */
+static void check_efd_wakes(int pgfd, int efd, bool watched)
+{
+	uint64_t one = 1;
+
+	assert_false(fd_readable(pgfd));
+	assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(fd_readable(pgfd), watched);
+	assert_int_equal(read(efd, &one, sizeof(one)), sizeof(one));
+	assert_false(fd_readable(pgfd));
+}
+
+static void test_shared_channel_fd(void **state)
+{
+	struct fd_be fb[2] = { { .efd = -1 }, { .efd = -1 } };
+	struct nvmft_backend_opts bo;
+	struct nvmft_backend *be;
+	struct nvmft_ns *ns[2];
+	struct lt_env env;
+	int efd, pgfd;
+
+	(void)state;
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	assert_int_equal(lt_env_init(&env, NULL), 0);
+	assert_non_null(lt_env_add_subsystem(&env, NQN, true));
+	pgfd = nvmft_poll_group_get_fd(env.pg[0]);
+	for (int i = 0; i < 2; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "fd%d", i);
+		nvmft_backend_opts_init(&bo, sizeof(bo));
+		bo.name = name;
+		bo.num_blocks = 64;
+		fb[i].efd = efd;
+		assert_int_equal(nvmft_backend_new(&fdb_ops, &fb[i], &bo, &be), 0);
+		ns[i] = lt_env_add_ns(&env, env.ss, be, (uint32_t)i + 1);
+		assert_non_null(ns[i]);
+		assert_int_equal(fb[i].open, 1);
+	}
+	lt_env_settle(&env);
+	/* Watched once; every channel has its descriptor, so the group may sleep for good. */
+	assert_int_equal(epoll_watches(pgfd, efd), 1);
+	assert_int_equal(nvmft_poll_group_get_timeout_ms(env.pg[0]), -1);
+	check_efd_wakes(pgfd, efd, true);
+
+	/* Either channel may close first: the other still wakes the group. */
+	assert_int_equal(lt_env_remove_ns(&env, ns[0]), 0);
+	assert_int_equal(fb[0].open, 0);
+	assert_int_equal(epoll_watches(pgfd, efd), 1);
+	assert_int_equal(nvmft_poll_group_get_timeout_ms(env.pg[0]), -1);
+	check_efd_wakes(pgfd, efd, true);
+
+	/* The last one takes the registration away. */
+	assert_int_equal(lt_env_remove_ns(&env, ns[1]), 0);
+	assert_int_equal(fb[1].open, 0);
+	assert_int_equal(epoll_watches(pgfd, efd), 0);
+	check_efd_wakes(pgfd, efd, false);
+	lt_env_fini(&env);
+	close(efd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -596,6 +809,8 @@ int main(void)
 		cmocka_unit_test(test_timeout_keep_alive),
 		cmocka_unit_test(test_group_created_after_namespaces),
 		cmocka_unit_test(test_group_created_while_paused),
+		cmocka_unit_test(test_shared_table),
+		cmocka_unit_test(test_shared_channel_fd),
 	};
 
 	return cmocka_run_group_tests_name("poll_group", tests, NULL, NULL);

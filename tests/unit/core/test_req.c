@@ -3,8 +3,9 @@
  * The request life cycle: the buffer pool and its FIFO of waiting requests,
  * requests that can never get buffers, the errno -> status table, backend
  * supplied read buffers (nvmft_req_set_iovs), completion from another
- * thread, double completion, SQ head pointer reporting, and the iovec data
- * helpers.
+ * thread, double completion, requests answered at a drain deadline while
+ * their backend still holds them (orphans), SQ head pointer reporting, and
+ * the iovec data helpers.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -725,6 +727,151 @@ static void test_complete_twice_ignored(void **state)
 	lt_env_fini(&f.env); /* frees the backend too */
 }
 
+/* ---- Orphans: answered at the drain deadline, released when the backend returns -------------- */
+
+#define ST_GONE ST_DNR(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY)
+
+/* fx_init() with a 100 ms drain deadline; *@ns is @be's namespace (NSID 1). */
+static void fx_init_deadline(struct fx *f, struct nvmft_backend *be, struct nvmft_ns **ns)
+{
+	struct lt_env_opts eo = { .drain_timeout_ms = 100 };
+
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(lt_env_init(&f->env, &eo), 0);
+	assert_non_null(lt_env_add_subsystem(&f->env, NQN, true));
+	*ns = lt_env_add_ns(&f->env, f->env.ss, be, 1);
+	assert_non_null(*ns);
+	f->aq = lt_connect_admin(&f->env, NQN, LT_HOSTNQN, &f->cntlid);
+	assert_non_null(f->aq);
+	f->iq = lt_connect_io(&f->env, NQN, LT_HOSTNQN, f->cntlid, 1, 31);
+	assert_non_null(f->iq);
+}
+
+static void on_removed(void *arg, int status)
+{
+	*(int *)arg = status;
+}
+
+/* Remove @ns and wait (bounded, real time) until its deadline passed. */
+static void remove_past_deadline(struct fx *f, struct nvmft_ns *ns)
+{
+	int status = 1;
+
+	nvmft_ns_remove(ns, on_removed, &status);
+	for (int i = 0; i < 300 && status == 1; i++) {
+		usleep(10000);
+		lt_env_poll(&f->env);
+	}
+	assert_int_equal(status, -ETIMEDOUT);
+}
+
+/* The host may close its queue at once; the queue pair lives on until the backend returns. */
+static void test_orphan_outlives_its_qpair(void **state)
+{
+	struct nvmft_backend *be;
+	struct nvmft_ns *ns;
+	struct tb *tb;
+	struct fx f;
+	struct nvmft_cmd rd = rw_cmd(nvme_cmd_read, 0, 1);
+	uint8_t buf[512];
+	int tag;
+
+	(void)state;
+	assert_int_equal(tb_new("orphan-qp", 64, 512, 0, TB_INLINE, &tb, &be), 0);
+	fx_init_deadline(&f, be, &ns);
+	tb_hold(tb, true);
+	tag = lt_submit(f.iq, &rd, buf, sizeof(buf));
+	lt_env_settle(&f.env);
+	remove_past_deadline(&f, ns);
+	assert_true(lt_done(f.iq, tag));
+	assert_int_equal(lt_wait(f.iq, tag).status, ST_GONE);
+	lt_qpair_close(f.iq);
+	assert_true(lt_qpair_is_dead(f.iq));
+	assert_false(lt_qpair_is_freed(f.iq));
+	assert_int_equal(lt_qpair_outstanding(f.iq), 1);
+	tb_hold(tb, false);
+	assert_int_equal(tb_release(tb), 1);
+	lt_env_settle(&f.env);
+	assert_true(lt_qpair_is_freed(f.iq));
+	assert_int_equal(tb_channels(tb), 0);
+	lt_env_fini(&f.env);
+}
+
+/*
+ * A multi-step command (emulated Write Zeroes, 16 backend writes here)
+ * answered at the deadline takes no further step when its backend
+ * finally returns, even with success.
+ */
+static void test_orphan_takes_no_further_step(void **state)
+{
+	struct nvmft_poll_group_stats st;
+	struct nvmft_backend *be;
+	struct nvmft_ns *ns;
+	struct tb *tb;
+	struct fx f;
+	struct nvmft_cmd wz = rw_cmd(nvme_cmd_write_zeroes, 0, 4096);
+	int tag;
+
+	(void)state;
+	assert_int_equal(tb_new("orphan-wz", 4096, 512, 0, TB_INLINE, &tb, &be), 0);
+	fx_init_deadline(&f, be, &ns);
+	tb_hold(tb, true);
+	tag = lt_submit(f.iq, &wz, NULL, 0);
+	lt_env_settle(&f.env);
+	assert_int_equal(tb_count(tb, NVMFT_IO_WRITE), 1);
+	remove_past_deadline(&f, ns);
+	assert_int_equal(lt_wait(f.iq, tag).status, ST_GONE);
+	pg_stats(&f, &st);
+	assert_int_equal(st.pending_bdev_io, 1);
+	tb_hold(tb, false);
+	assert_int_equal(tb_release(tb), 1);
+	lt_env_settle(&f.env);
+	assert_int_equal(tb_count(tb, NVMFT_IO_WRITE), 1);
+	pg_stats(&f, &st);
+	assert_int_equal(st.pending_bdev_io, 0);
+	assert_int_equal(lt_qpair_outstanding(f.iq), 0);
+	assert_int_equal(tb_channels(tb), 0);
+	/* The write epoch it held is over: the queue takes new writes to other namespaces. */
+	assert_non_null(lt_env_add_malloc_ns(&f.env, f.env.ss, 2, 64, 512));
+	assert_int_equal(lt_rw(f.iq, true, 2, 0, 1, (uint8_t[512]){ 0 }, 512).status, 0);
+	lt_env_fini(&f.env);
+}
+
+/* Half of a fused pair is not answered alone: the pair waits for its backend as before. */
+static void test_fused_pair_not_orphaned(void **state)
+{
+	struct nvmft_backend *be;
+	struct nvmft_ns *ns;
+	struct tb *tb;
+	struct fx f;
+	struct nvmft_cmd c = rw_cmd(nvme_cmd_compare, 0, 1), w = rw_cmd(nvme_cmd_write, 0, 1);
+	uint8_t cbuf[512] = { 0 }, wbuf[512] = { 0x11 };
+	int t1, t2;
+
+	(void)state;
+	assert_int_equal(tb_new("orphan-fused", 64, 512, NVMFT_BACKEND_CAP_COMPARE, TB_INLINE, &tb, &be),
+			 0);
+	fx_init_deadline(&f, be, &ns);
+	c.flags = NVMFT_CMD_FUSE_FIRST;
+	w.flags = NVMFT_CMD_FUSE_SECOND;
+	tb_hold(tb, true);
+	t1 = lt_submit(f.iq, &c, cbuf, sizeof(cbuf));
+	t2 = lt_submit(f.iq, &w, wbuf, sizeof(wbuf));
+	lt_env_settle(&f.env);
+	assert_int_equal(tb_held(tb), 1);
+	remove_past_deadline(&f, ns);
+	assert_false(lt_done(f.iq, t1));
+	assert_false(lt_done(f.iq, t2));
+	tb_hold(tb, false);
+	tb_release(tb);
+	lt_env_settle(&f.env);
+	assert_true(lt_wait(f.iq, t1).done);
+	assert_true(lt_wait(f.iq, t2).done);
+	assert_int_equal(lt_qpair_outstanding(f.iq), 0);
+	assert_int_equal(tb_channels(tb), 0);
+	lt_env_fini(&f.env);
+}
+
 /* ---- SQ head pointer ------------------------------------------------------------------------- */
 
 static void test_sqhd_wraps(void **state)
@@ -918,6 +1065,9 @@ int main(void)
 		cmocka_unit_test(test_set_iovs),
 		cmocka_unit_test(test_complete_remote),
 		cmocka_unit_test(test_complete_twice_ignored),
+		cmocka_unit_test(test_orphan_outlives_its_qpair),
+		cmocka_unit_test(test_orphan_takes_no_further_step),
+		cmocka_unit_test(test_fused_pair_not_orphaned),
 		cmocka_unit_test(test_sqhd_wraps),
 		cmocka_unit_test(test_connect_sqhd),
 		cmocka_unit_test(test_sq_flow_control_disabled),

@@ -501,49 +501,228 @@ static void test_timeout_tracks_drain_deadline(void **state)
 
 /* ---- Connections --------------------------------------------------------------------------- */
 
+/* A target with @max connections, logging warnings and notices into @cap, and subsystem NQN. */
+static void limit_env(struct lt_env *env, uint32_t max, struct logcap *cap)
+{
+	struct nvmft_target_opts to;
+
+	nvmft_target_opts_init(&to, sizeof(to));
+	to.max_connections = max;
+	to.log_fn = logcap_fn;
+	to.log_arg = cap;
+	to.log_level = NVMFT_LOG_INFO;
+	assert_int_equal(lt_env_init_tgt(env, NULL, &to), 0);
+	assert_non_null(lt_env_add_subsystem(env, NQN, true));
+}
+
+static uint16_t connect_status(struct lt_qpair *q)
+{
+	struct lt_cpl r = lt_connect_raw(q, 0, 31, 0, NVMFT_CNTLID_DYNAMIC, NQN, LT_HOSTNQN);
+
+	assert_true(r.done);
+	return r.status;
+}
+
+/* The connected queue still answers. */
+static void assert_serves(struct lt_qpair *q)
+{
+	uint64_t cap = 0;
+
+	assert_false(lt_qpair_is_dead(q));
+	assert_int_equal(lt_prop_get(q, NVME_REG_CAP, true, &cap).status, 0);
+	assert_int_not_equal(cap, 0);
+}
+
+/*
+ * At the limit with every connection connected: a newcomer is closed at
+ * accept, no poll group ever sees it, and the connected one is untouched.
+ */
 static void test_connection_limit(void **state)
 {
 	struct logcap cap = { 0 };
-	struct nvmft_target_opts to;
 	struct lt_env env;
 	struct lt_qpair *q1, *q2, *q3;
 
 	(void)state;
-	nvmft_target_opts_init(&to, sizeof(to));
-	to.max_connections = 1;
-	to.log_fn = logcap_fn;
-	to.log_arg = &cap;
-	to.log_level = NVMFT_LOG_WARN;
-	assert_int_equal(lt_env_init_tgt(&env, NULL, &to), 0);
-	assert_non_null(lt_env_add_subsystem(&env, NQN, true));
-
+	limit_env(&env, 1, &cap);
 	q1 = lt_qpair_new(&env, -1);
 	assert_false(lt_qpair_is_dead(q1));
 	assert_ptr_equal(lt_qpair_core(q1)->pg, env.pg[0]);
+	assert_int_equal(connect_status(q1), 0);
 	assert_int_equal(cap.warnings, 0);
 
-	/* Over the limit: closed at accept, no poll group ever sees it. */
 	q2 = lt_qpair_new(&env, -1);
 	assert_true(lt_qpair_is_dead(q2));
 	assert_true(lt_qpair_is_freed(q2));
 	assert_null(lt_qpair_core(q2)->pg);
 	assert_int_equal(cap.warnings, 1);
 	assert_non_null(strstr(cap.last, "connection limit"));
-
-	/* The one that got in works. */
-	assert_int_equal(lt_connect_raw(q1, 0, 31, 0, NVMFT_CNTLID_DYNAMIC, NQN, LT_HOSTNQN).status,
-			 0);
+	assert_serves(q1);
 	lt_qpair_close(q1);
 	assert_true(lt_qpair_is_freed(q1));
 
 	/* Its slot is free again. */
 	q3 = lt_qpair_new(&env, -1);
 	assert_false(lt_qpair_is_dead(q3));
-	assert_int_equal(lt_connect_raw(q3, 0, 31, 0, NVMFT_CNTLID_DYNAMIC, NQN, LT_HOSTNQN).status,
-			 0);
+	assert_int_equal(connect_status(q3), 0);
 	assert_int_equal(cap.warnings, 1);
 	assert_int_equal(atomic_load(&env.tgt->num_connections), 1);
 	lt_qpair_close(q3);
+	assert_int_equal(atomic_load(&env.tgt->num_connections), 0);
+	lt_env_fini(&env);
+}
+
+/*
+ * At the limit, a newcomer takes the place of the oldest connection that
+ * has not connected; connected ones are never chosen, however old.  A
+ * refused Connect does not move a connection in the line.  Once every
+ * connection is connected, newcomers are refused.
+ */
+static void test_limit_evicts_oldest_unconnected(void **state)
+{
+	struct logcap cap = { 0 };
+	struct lt_env env;
+	struct lt_qpair *a, *p[3], *n[3];
+	struct lt_cpl r;
+
+	(void)state;
+	limit_env(&env, 4, &cap);
+	a = connect_admin(&env, -1, NQN, LT_HOSTNQN, NULL);
+	assert_non_null(a);
+	for (int i = 0; i < 3; i++)
+		p[i] = lt_qpair_new(&env, -1);
+	assert_int_equal(atomic_load(&env.tgt->num_connections), 4);
+	assert_int_equal(cap.calls, 0);
+
+	n[0] = lt_qpair_new(&env, -1);
+	assert_false(lt_qpair_is_dead(n[0]));
+	assert_true(lt_qpair_is_freed(p[0]));
+	assert_false(lt_qpair_is_dead(p[1]));
+	assert_false(lt_qpair_is_dead(p[2]));
+	assert_int_equal(cap.warnings, 0);
+	assert_int_equal(cap.calls, 1);
+	assert_non_null(strstr(cap.last, "oldest connection that has not connected"));
+	assert_int_equal(atomic_load(&env.tgt->num_connections), 4);
+	assert_int_equal(env.tgt->num_evicting, 0);
+
+	/* p[1] sends a Connect the target refuses: still the oldest in line. */
+	r = lt_connect_raw(p[1], 0, 31, 0, NVMFT_CNTLID_DYNAMIC, "nqn.2024-01.io.example:nobody",
+			   LT_HOSTNQN);
+	assert_true(r.done);
+	assert_int_not_equal(r.status, 0);
+	n[1] = lt_qpair_new(&env, -1);
+	assert_false(lt_qpair_is_dead(n[1]));
+	assert_true(lt_qpair_is_freed(p[1]));
+	assert_false(lt_qpair_is_dead(p[2]));
+
+	/* Everyone connects: the next newcomer is refused, nobody is evicted. */
+	assert_int_equal(connect_status(p[2]), 0);
+	assert_int_equal(connect_status(n[0]), 0);
+	assert_int_equal(connect_status(n[1]), 0);
+	n[2] = lt_qpair_new(&env, -1);
+	assert_true(lt_qpair_is_freed(n[2]));
+	assert_int_equal(cap.warnings, 1);
+	assert_non_null(strstr(cap.last, "connection limit reached"));
+	assert_serves(a);
+	assert_serves(p[2]);
+	assert_serves(n[0]);
+	assert_serves(n[1]);
+	assert_int_equal(atomic_load(&env.tgt->num_connections), 4);
+	assert_int_equal(atomic_load(&env.tr->num_connections), 4);
+	lt_env_fini(&env);
+}
+
+/*
+ * A connection whose assignment message has not reached its group yet can
+ * be evicted too: the message finds it evicted and closes it, so it never
+ * appears on the group.  Evictions whose connections are not freed yet are
+ * bounded: past NVMFT_MAX_EVICTING newcomers are refused until the groups
+ * catch up.
+ */
+static void test_limit_evicts_before_assignment(void **state)
+{
+	enum { N = NVMFT_MAX_EVICTING + 3 };
+	struct logcap cap = { 0 };
+	struct lt_env env;
+	struct lt_qpair *q[N], *last;
+
+	(void)state;
+	limit_env(&env, 1, &cap);
+	for (int i = 0; i < N; i++)
+		q[i] = lt_qpair_new_on(&env, -1, NULL, false);
+	/* q[0] was admitted, q[1..64] each evicted the one before, q[65..] were refused. */
+	assert_int_equal(env.tgt->num_evicting, NVMFT_MAX_EVICTING);
+	assert_int_equal(atomic_load(&env.tgt->num_connections), 1);
+	assert_int_equal(cap.warnings, N - 1 - NVMFT_MAX_EVICTING);
+	for (int i = NVMFT_MAX_EVICTING + 1; i < N; i++)
+		assert_true(lt_qpair_is_freed(q[i]));
+	lt_env_settle(&env);
+	assert_int_equal(env.tgt->num_evicting, 0);
+	for (int i = 0; i < NVMFT_MAX_EVICTING; i++) {
+		assert_true(lt_qpair_is_freed(q[i]));
+		assert_null(lt_qpair_core(q[i])->pg);
+	}
+	last = q[NVMFT_MAX_EVICTING];
+	assert_false(lt_qpair_is_dead(last));
+	assert_ptr_equal(lt_qpair_core(last)->pg, env.pg[0]);
+	assert_int_equal(atomic_load(&env.tgt->num_connections), 1);
+
+	/* Caught up: the next newcomer evicts again, now through the group. */
+	q[0] = lt_qpair_new(&env, -1);
+	assert_false(lt_qpair_is_dead(q[0]));
+	assert_true(lt_qpair_is_freed(last));
+	assert_int_equal(connect_status(q[0]), 0);
+	assert_int_equal(atomic_load(&env.tgt->num_connections), 1);
+	assert_int_equal(env.tgt->num_evicting, 0);
+	lt_env_fini(&env);
+}
+
+/*
+ * Eviction against Connect, which runs on the group's thread (white box,
+ * through the hooks fabrics.c calls): a connection whose Connect is in
+ * progress is not evicted; one evicted before its Connect began must fail
+ * that Connect.
+ */
+static void test_limit_eviction_vs_connect(void **state)
+{
+	struct logcap cap = { 0 };
+	struct lt_env env;
+	struct nvmft_qpair *qp;
+	struct lt_qpair *q1, *q2;
+
+	(void)state;
+	limit_env(&env, 1, &cap);
+	q1 = lt_qpair_new(&env, -1);
+	qp = lt_qpair_core(q1);
+	assert_true(nvmft_target_connect_begin(qp));
+	q2 = lt_qpair_new(&env, -1);
+	assert_true(lt_qpair_is_freed(q2));
+	assert_int_equal(cap.warnings, 1);
+	assert_false(lt_qpair_is_dead(q1));
+	/* Refused after all: evictable again. */
+	nvmft_target_connect_end(qp, false);
+
+	/* Evicted while its group has not run yet: its Connect may not begin. */
+	q2 = lt_qpair_new_on(&env, -1, NULL, false);
+	assert_false(lt_qpair_is_dead(q2));
+	assert_false(nvmft_target_connect_begin(qp));
+	nvmft_target_connect_end(qp, false); /* what fabrics.c never does after a false: harmless */
+	lt_env_settle(&env);
+	assert_true(lt_qpair_is_freed(q1));
+	assert_int_equal(connect_status(q2), 0);
+	assert_int_equal(atomic_load(&env.tgt->num_connections), 1);
+	assert_int_equal(env.tgt->num_evicting, 0);
+	lt_qpair_close(q2);
+	assert_int_equal(atomic_load(&env.tgt->num_connections), 0);
+
+	/* A queue that becomes active without Connect (a local controller's) says so alone. */
+	q1 = lt_qpair_new(&env, -1);
+	nvmft_target_connect_end(lt_qpair_core(q1), true);
+	q2 = lt_qpair_new(&env, -1);
+	assert_true(lt_qpair_is_freed(q2));
+	assert_false(lt_qpair_is_dead(q1));
+	assert_int_equal(cap.warnings, 2);
+	lt_qpair_close(q1);
 	assert_int_equal(atomic_load(&env.tgt->num_connections), 0);
 	lt_env_fini(&env);
 }
@@ -743,6 +922,9 @@ int main(void)
 		cmocka_unit_test(test_fd_is_epoll_and_signals_work),
 		cmocka_unit_test(test_timeout_tracks_drain_deadline),
 		cmocka_unit_test(test_connection_limit),
+		cmocka_unit_test(test_limit_evicts_oldest_unconnected),
+		cmocka_unit_test(test_limit_evicts_before_assignment),
+		cmocka_unit_test(test_limit_eviction_vs_connect),
 		cmocka_unit_test(test_no_running_group_refuses),
 		cmocka_unit_test(test_assign_fn_chooses_group),
 		cmocka_unit_test(test_round_robin_three_groups),
