@@ -240,6 +240,12 @@ static const struct cfg_param null_params[] = {
 	{ "dif_type", P_ZERO },
 	{ "dif_is_head_of_md", P_IGNORE },
 	{ "dif_pi_format", P_IGNORE },
+	/* Performance hints for Identify Namespace; the built-in backends report none. */
+	{ "preferred_write_granularity", P_IGNORE },
+	{ "preferred_write_alignment", P_IGNORE },
+	{ "optimal_write_size", P_IGNORE },
+	{ "preferred_unmap_granularity", P_IGNORE },
+	{ "preferred_unmap_alignment", P_IGNORE },
 };
 
 static int cfg_ram_or_null(struct cfg_ctx *c, json_t *params, enum plan_bdev_kind kind)
@@ -361,6 +367,16 @@ static const struct cfg_param transport_params[] = {
 	{ "no_wr_batching", P_IGNORE },
 	{ "acceptor_backlog", P_IGNORE },
 	{ "tgt_name", P_IGNORE },
+	/*
+	 * Accepted by SPDK's nvmf_create_transport but not written by
+	 * save_config.  The library's keep-alive timer has 100 ms granularity
+	 * (KAS 1) and keeps the KATO the host asks for, so kas and min_kato
+	 * only ever made SPDK coarser or more lenient; there is no command
+	 * passthrough to disable.
+	 */
+	{ "kas", P_IGNORE },
+	{ "min_kato", P_IGNORE },
+	{ "disable_command_passthru", P_IGNORE },
 };
 
 /* Sets @bit in t->set when @key is present. */
@@ -581,6 +597,8 @@ static const struct cfg_param namespace_params[] = {
 	{ "nguid", P_USE },
 	{ "eui64", P_USE },
 	{ "anagrpid", P_IGNORE },
+	/* Metadata is never there to hide: bdevs are accepted only with md_size 0. */
+	{ "hide_metadata", P_IGNORE },
 	{ "no_auto_visible", P_FALSE },
 	{ "ptpl_file", P_REFUSE },
 };
@@ -682,6 +700,54 @@ static int cfg_allow_any_host(struct cfg_ctx *c, json_t *params)
 	return cfg_dup(c, nqn, &a->nqn);
 }
 
+static const struct cfg_param set_config_params[] = {
+	{ "discovery_filter", P_USE },
+	{ "admin_cmd_passthru", P_USE },
+	/* Where SPDK runs its poll groups; nvmft-tgt has -m. */
+	{ "poll_groups_mask", P_IGNORE },
+	/* Algorithms DH-HMAC-CHAP may use; without host keys it never runs. */
+	{ "dhchap_digests", P_IGNORE },
+	{ "dhchap_dhgroups", P_IGNORE },
+	/* Older SPDK releases wrote these; the library accepts on its own schedule. */
+	{ "acceptor_poll_rate", P_IGNORE },
+	{ "conn_sched", P_IGNORE },
+};
+
+static const struct cfg_param passthru_params[] = {
+	{ "identify_ctrlr", P_FALSE },
+	{ "vendor_specific", P_FALSE },
+};
+
+/*
+ * Target-wide settings.  SPDK writes its defaults here; the two that would
+ * change what hosts see (a filtered discovery log, Identify answered by a
+ * physical drive) have no equivalent and are refused unless off.
+ */
+static int cfg_set_config(struct cfg_ctx *c, json_t *params)
+{
+	const char *filter = NULL;
+	json_t *passthru;
+	int rc;
+
+	rc = CHECK_PARAMS(c, params, set_config_params);
+	if (rc == 0)
+		rc = cfg_str(c, params, "discovery_filter", false, &filter);
+	if (rc < 0)
+		return rc;
+	if (filter != NULL && strcmp(filter, "match_any") != 0)
+		return cfg_fail(c, "discovery_filter '%s' is not supported: the discovery log "
+			        "always lists every allowed subsystem (match_any)", filter);
+	passthru = json_object_get(params, "admin_cmd_passthru");
+	if (passthru == NULL)
+		return 0;
+	if (!json_is_object(passthru))
+		return cfg_fail(c, "parameter 'admin_cmd_passthru' must be an object");
+	c->prefix = "admin_cmd_passthru.";
+	rc = CHECK_PARAMS(c, passthru, passthru_params);
+	c->prefix = "";
+	return rc;
+}
+
 /* ---- Dispatch ----------------------------------------------------------- */
 
 typedef int (*cfg_method_fn)(struct cfg_ctx *c, json_t *params);
@@ -703,6 +769,7 @@ static const struct cfg_method cfg_methods[] = {
 	{ "nvmf_subsystem_add_ns", cfg_add_ns },
 	{ "nvmf_subsystem_add_host", cfg_add_host },
 	{ "nvmf_subsystem_allow_any_host", cfg_allow_any_host },
+	{ "nvmf_set_config", cfg_set_config },
 	/* Tuning of SPDK machinery that libnvmft does not have. */
 	{ "iobuf_set_options", NULL },
 	{ "sock_set_default_impl", NULL },
@@ -714,9 +781,11 @@ static const struct cfg_method cfg_methods[] = {
 	{ "bdev_nvme_set_hotplug", NULL },
 	{ "bdev_raid_set_options", NULL },
 	{ "bdev_iscsi_set_options", NULL },
-	{ "nvmf_set_config", NULL },
 	{ "nvmf_set_crdt", NULL },
 	{ "framework_set_scheduler", NULL },
+	{ "iscsi_set_options", NULL },
+	{ "fsdev_set_opts", NULL },
+	{ "keyring_linux_set_options", NULL },
 };
 
 static int cfg_entry(struct cfg_ctx *c, json_t *entry)

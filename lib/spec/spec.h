@@ -301,8 +301,13 @@ enum {
 	NVMFT_TCP_RSP_HLEN = 24,
 	NVMFT_TCP_DATA_HLEN = 24,
 	NVMFT_TCP_R2T_HLEN = 24,
-	/* TermReq data: the offending PDU header, at most this many bytes. */
-	NVMFT_TCP_TERM_MAX_DATA = 152,
+	/*
+	 * TermReq data: the offending PDU header, at most this many bytes.  An
+	 * H2CTermReq or C2HTermReq is at most 152 bytes, its 24-byte header
+	 * included (NVMe/TCP 1.0, 3.6.2.3 and 3.6.2.4, PLEN), so 128 bytes:
+	 * an ICReq, or a CapsuleCmd header with its digest, fits whole.
+	 */
+	NVMFT_TCP_TERM_MAX_DATA = 128,
 	NVMFT_TCP_MAX_HPDA = 31,
 	NVMFT_TCP_MIN_MAXH2CDATA = 4096,
 };

@@ -280,17 +280,26 @@ test_fio_mq() {
 }
 
 # digest-busypoll: two busy-polling poll group threads; the host connects
-# with header and data digests (both, and each alone) and runs dd and fio.
-# A second target declines digests: the host must refuse it when it asks for
-# them and connect without.
+# with header and data digests (both, and each alone) and runs dd and fio,
+# Flush, Write Zeroes, Deallocate and a reconnect; then with SQ flow control
+# disabled, so that reads end with C2HData SUCCESS (checked here: the target
+# says so for the I/O queues).  A second target declines digests: the host
+# must refuse it when it asks for them and connect without.
 test_digest_busypoll() {
-	local nqn=nqn.2024-01.io.libnvmft:e2e-digest
+	local nqn=nqn.2024-01.io.libnvmft:e2e-digest n
+	local success=': tcp: qid [1-9][0-9]*: SQ flow control disabled: reads end with C2HData SUCCESS$'
 	start_target tgt -m 2 --busy-poll -n "$nqn" --ns ram:64M
 	start_target nodigest -m 1 --event --no-hdgst --no-ddgst -n "$nqn" --ns ram:16M
 	run_guest digest.sh --include "$fio" --env TARGET_PORT="${tport[tgt]}" --env NQN="$nqn" \
 		--env NODIGEST_PORT="${tport[nodigest]}"
 	stop_target tgt
 	stop_target nodigest
+	n=$(grep -cE "$success" "$workdir/tgt.err")
+	if [ "$n" -ge 1 ]; then
+		pass "$n I/O queue(s) connected with SQ flow control off: reads took C2HData SUCCESS"
+	else
+		fail "no I/O queue connected with SQ flow control off (C2HData SUCCESS never used)"
+	fi
 }
 
 # --- main ---------------------------------------------------------------------

@@ -4,7 +4,10 @@
  * plan entries (or the exact error message) out.
  *
  * argv[1]: path of spdk_save_config.json, a save_config output as SPDK
- * writes it.
+ * writes it.  argv[2] and argv[3]: spdk_v25.09_save_config.json and
+ * spdk_v25.09_spdk_tgt_save_config.json, what SPDK v25.09's nvmf_tgt and
+ * spdk_tgt wrote for the same setup (two subsystems, host list, malloc and
+ * null bdevs, IPv4, IPv6 and discovery listeners), committed unchanged.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -24,6 +27,8 @@
 #define ERRLEN 1024
 
 static const char *spdk_fixture_path;
+static const char *v2509_nvmf_tgt_path;
+static const char *v2509_spdk_tgt_path;
 
 struct fx {
 	struct plan plan;
@@ -545,6 +550,143 @@ static void test_cfg_spdk_save_config(void **state)
 			    "nqn.2014-08.org.nvmexpress:uuid:5b2a4e3c-6d7f-4a8b-9c0d-1e2f3a4b5c6d");
 }
 
+/* The plan SPDK v25.09's setup must give, whichever of its apps saved it. */
+static void check_v2509_plan(const struct plan *p)
+{
+	static const uint8_t nguid5[16] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+					    0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
+	static const uint8_t eui5[8] = { 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89 };
+	static const uint8_t uuid5[16] = { 0x3d, 0x5e, 0x8f, 0x41, 0x2b, 0x6c, 0x4a, 0x7d,
+					   0x9e, 0x1f, 0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f };
+	const struct plan_transport *t;
+
+	assert_int_equal(p->max_subsystems, 1024);
+	assert_int_equal(p->n_transports, 1);
+	t = &p->transports[0];
+	assert_int_equal(t->trtype, NVMFT_TRTYPE_TCP);
+	assert_int_equal(t->set, PLAN_TR_MAX_QUEUE_DEPTH | PLAN_TR_MAX_AQ_DEPTH |
+					 PLAN_TR_MAX_QPAIRS | PLAN_TR_IN_CAPSULE |
+					 PLAN_TR_MAX_IO_SIZE | PLAN_TR_C2H_SUCCESS);
+	assert_int_equal(t->max_queue_depth, 256);
+	assert_int_equal(t->max_qpairs_per_ctrlr, 64); /* 63 I/O + admin */
+	assert_int_equal(t->in_capsule_data_size, 8192);
+	assert_int_equal(t->max_io_size, 262144);
+	assert_int_equal(t->max_aq_depth, 64);
+	assert_true(t->c2h_success);
+
+	assert_int_equal(p->n_bdevs, 2);
+	assert_string_equal(p->bdevs[0].name, "Malloc0");
+	assert_int_equal(p->bdevs[0].kind, PLAN_BDEV_RAM);
+	assert_int_equal(p->bdevs[0].num_blocks, 131072);
+	assert_int_equal(p->bdevs[0].block_size, 512);
+	assert_true(p->bdevs[0].has_uuid);
+	assert_int_equal(p->bdevs[0].uuid[0], 0x6f);
+	assert_string_equal(p->bdevs[1].name, "Null0");
+	assert_int_equal(p->bdevs[1].kind, PLAN_BDEV_NULL);
+	assert_int_equal(p->bdevs[1].num_blocks, 32768);
+	assert_int_equal(p->bdevs[1].block_size, 4096);
+
+	assert_int_equal(p->n_subsys, 2);
+	assert_string_equal(p->subsys[0].nqn, "nqn.2016-06.io.spdk:cnode1");
+	assert_string_equal(p->subsys[0].serial_number, "SPDK00000000000001");
+	assert_string_equal(p->subsys[0].model_number, "SPDK bdev Controller");
+	assert_true(p->subsys[0].allow_any_host);
+	assert_int_equal(p->subsys[0].max_namespaces, 32);
+	assert_string_equal(p->subsys[1].nqn, "nqn.2016-06.io.spdk:cnode2");
+	assert_string_equal(p->subsys[1].serial_number, "SPDK00000000000002");
+	assert_string_equal(p->subsys[1].model_number, "libnvmft fixture");
+	assert_false(p->subsys[1].allow_any_host);
+	assert_int_equal(p->subsys[1].max_namespaces, 8);
+	assert_int_equal(p->subsys[1].min_cntlid, 1);
+	assert_int_equal(p->subsys[1].max_cntlid, 1000);
+
+	assert_int_equal(p->n_hosts, 2);
+	assert_string_equal(p->hosts[0].nqn, "nqn.2016-06.io.spdk:cnode2");
+	assert_string_equal(p->hosts[0].host, "nqn.2024-01.io.libnvmft:host2");
+	assert_string_equal(p->hosts[1].host,
+			    "nqn.2014-08.org.nvmexpress:uuid:0c5b1d5e-2c51-4c2f-9d8e-3a4c5b6d7e8f");
+
+	/* Discovery first, as SPDK writes it; the IPv6 one only for cnode2. */
+	assert_int_equal(p->n_listeners, 4);
+	assert_string_equal(p->listeners[0].nqn, PLAN_DISCOVERY_NQN);
+	assert_string_equal(p->listeners[1].nqn, "nqn.2016-06.io.spdk:cnode1");
+	assert_int_equal(p->listeners[1].adrfam, NVMFT_ADRFAM_IPV4);
+	assert_string_equal(p->listeners[1].traddr, "127.0.0.1");
+	assert_string_equal(p->listeners[1].trsvcid, "44320");
+	assert_string_equal(p->listeners[2].nqn, "nqn.2016-06.io.spdk:cnode2");
+	assert_int_equal(p->listeners[2].adrfam, NVMFT_ADRFAM_IPV6);
+	assert_string_equal(p->listeners[2].traddr, "::1");
+	assert_string_equal(p->listeners[2].trsvcid, "44321");
+
+	assert_int_equal(p->n_ns, 2);
+	assert_int_equal(p->ns[0].nsid, 1);
+	assert_string_equal(p->ns[0].bdev_name, "Malloc0");
+	/* SPDK derives the NGUID from the bdev UUID and saves both. */
+	assert_true(p->ns[0].has_nguid);
+	assert_memory_equal(p->ns[0].nguid, p->bdevs[0].uuid, 16);
+	assert_true(p->ns[0].has_uuid);
+	assert_false(p->ns[0].has_eui64);
+	assert_int_equal(p->ns[1].nsid, 5);
+	assert_string_equal(p->ns[1].nqn, "nqn.2016-06.io.spdk:cnode2");
+	assert_true(p->ns[1].has_nguid);
+	assert_memory_equal(p->ns[1].nguid, nguid5, 16);
+	assert_true(p->ns[1].has_eui64);
+	assert_memory_equal(p->ns[1].eui64, eui5, 8);
+	assert_true(p->ns[1].has_uuid);
+	assert_memory_equal(p->ns[1].uuid, uuid5, 16);
+}
+
+static void load_v2509(struct fx *f, const char *path)
+{
+	char *json = read_file(path);
+	int rc = cfg(f, json);
+
+	free(json);
+	if (rc != 0)
+		print_error("%s: %s\n", path, f->err);
+	assert_int_equal(rc, 0);
+	check_v2509_plan(&f->plan);
+}
+
+static void test_cfg_v2509_nvmf_tgt(void **state)
+{
+	load_v2509(*state, v2509_nvmf_tgt_path);
+}
+
+/* spdk_tgt adds its iSCSI and SCSI sections to the same setup. */
+static void test_cfg_v2509_spdk_tgt(void **state)
+{
+	load_v2509(*state, v2509_spdk_tgt_path);
+}
+
+/* What SPDK accepts but does not save, and settings left at SPDK's defaults. */
+static void test_cfg_spdk_accepted(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(
+		cfg(f, "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[" MALLOC0 "]},"
+		       "{\"subsystem\":\"fsdev\",\"config\":[{\"method\":\"fsdev_set_opts\","
+		       "\"params\":{\"fsdev_io_pool_size\":65535,\"fsdev_io_cache_size\":256}}]},"
+		       "{\"subsystem\":\"keyring\",\"config\":[{\"method\":"
+		       "\"keyring_linux_set_options\",\"params\":{\"enable\":false}}]},"
+		       "{\"subsystem\":\"nvmf\",\"config\":["
+		       "{\"method\":\"nvmf_set_config\",\"params\":{\"discovery_filter\":"
+		       "\"match_any\",\"poll_groups_mask\":\"0x3\",\"admin_cmd_passthru\":"
+		       "{\"identify_ctrlr\":false}}},"
+		       "{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"TCP\","
+		       "\"kas\":10,\"min_kato\":10000,\"disable_command_passthru\":true}},"
+		       SUBSYS1 "," LISTEN1 ",{\"method\":\"nvmf_subsystem_add_ns\",\"params\":"
+		       "{\"nqn\":\"nqn.2016-06.io.spdk:cnode1\",\"namespace\":{\"bdev_name\":"
+		       "\"Malloc0\",\"hide_metadata\":true}}}]}]}"),
+		0);
+	/* Nothing but the trtype was set on the transport. */
+	assert_int_equal(p->n_transports, 1);
+	assert_int_equal(p->transports[0].set, 0);
+	assert_int_equal(p->n_ns, 1);
+}
+
 /* Config first, then flags: -n picks the config's subsystem, -l is shared. */
 static void test_cfg_plus_cli(void **state)
 {
@@ -675,6 +817,29 @@ static const struct cfg_error_case cfg_errors[] = {
 		   "\"dif_insert_or_strip\":true}}"),
 	  "config: nvmf_create_transport: parameter 'dif_insert_or_strip' is supported only as "
 	  "false (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_set_config\",\"params\":{\"discovery_filter\":"
+		   "\"transport,address\"}}"),
+	  "config: nvmf_set_config: discovery_filter 'transport,address' is not supported: the "
+	  "discovery log always lists every allowed subsystem (match_any) (subsystem nvmf, "
+	  "entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_set_config\",\"params\":{\"admin_cmd_passthru\":"
+		   "{\"identify_ctrlr\":true,\"vendor_specific\":false}}}"),
+	  "config: nvmf_set_config: parameter 'admin_cmd_passthru.identify_ctrlr' is supported "
+	  "only as false (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_set_config\",\"params\":{\"admin_cmd_passthru\":"
+		   "{\"get_log_page\":false}}}"),
+	  "config: nvmf_set_config: unsupported parameter 'admin_cmd_passthru.get_log_page' "
+	  "(subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_set_config\",\"params\":{\"admin_cmd_passthru\":"
+		   "true}}"),
+	  "config: nvmf_set_config: parameter 'admin_cmd_passthru' must be an object (subsystem "
+	  "nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_set_config\",\"params\":{\"discovery_filter\":"
+		   "\"match_any\",\"max_subsystems\":4}}"),
+	  "config: nvmf_set_config: unsupported parameter 'max_subsystems' (subsystem nvmf, "
+	  "entry 1)" },
+	{ SECTION("vmd", "{\"method\":\"enable_vmd\",\"params\":{}}"),
+	  "config: unsupported method 'enable_vmd' (subsystem vmd, entry 1)" },
 	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"FC\"}}"),
 	  "config: nvmf_create_transport: transport type 'FC' is not supported (TCP or RDMA) "
 	  "(subsystem nvmf, entry 1)" },
@@ -878,6 +1043,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cli_nothing_to_listen, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_minimal, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_spdk_save_config, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_v2509_nvmf_tgt, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_v2509_spdk_tgt, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_spdk_accepted, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_plus_cli, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_more_methods, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_empty_sections, fx_setup, fx_teardown),
@@ -887,10 +1055,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cfg_load_file, fx_setup, fx_teardown),
 	};
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s SPDK_SAVE_CONFIG_JSON\n", argv[0]);
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s SPDK_SAVE_CONFIG_JSON V25.09_NVMF_TGT V25.09_SPDK_TGT\n",
+			argv[0]);
 		return 1;
 	}
 	spdk_fixture_path = argv[1];
+	v2509_nvmf_tgt_path = argv[2];
+	v2509_spdk_tgt_path = argv[3];
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,9 @@
  * bounded loop that fails when the bound is reached; nothing asserts how
  * fast anything is.
  *
- * argv[1]: the nvmft-tgt binary.
+ * argv[1]: the nvmft-tgt binary.  argv[2]: spdk_v25.09_save_config.json,
+ * the configuration SPDK v25.09 saved, which the daemon must serve as is
+ * (only its ports are swapped for free ones).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,12 +29,15 @@
 
 #include <cmocka.h>
 
+#include "tcp_host.h"
+
 /* Bounds: 100 ms steps, so 600 steps is a minute on a loaded machine. */
 #define STEP_MS 100
 #define READY_STEPS 600
 #define EXIT_STEPS 600
 
 static const char *tgt_path;
+static const char *v2509_path;
 
 struct tgt {
 	pid_t pid;
@@ -555,6 +560,143 @@ static void test_file_backend(void **state)
 				      "or directory"));
 }
 
+/* The fixture's text with every "44320" / "44321" port replaced; written to @path. */
+static void fixture_with_ports(char *path, unsigned int p4, unsigned int p6)
+{
+	static char in[65536], out[65536];
+	size_t n = 0, o = 0;
+	FILE *fp = fopen(v2509_path, "r");
+
+	assert_non_null(fp);
+	n = fread(in, 1, sizeof(in) - 1, fp);
+	fclose(fp);
+	assert_true(n > 0 && n < sizeof(in) - 1);
+	in[n] = '\0';
+	for (const char *p = in; *p != '\0';) {
+		if (strncmp(p, "\"44320\"", 7) == 0 || strncmp(p, "\"44321\"", 7) == 0) {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "\"%u\"",
+					      p[5] == '0' ? p4 : p6);
+			p += 7;
+		} else {
+			out[o++] = *p++;
+		}
+		assert_true(o < sizeof(out) - 16);
+	}
+	out[o] = '\0';
+	write_temp(path, out);
+}
+
+/* @field (@len bytes, space-padded as Identify writes it) holds exactly @s. */
+static void assert_padded(const char *field, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	assert_true(n <= len);
+	assert_memory_equal(field, s, n);
+	for (size_t i = n; i < len; i++)
+		assert_int_equal(field[i], ' ');
+}
+
+/*
+ * A configuration saved by SPDK v25.09 (nvmf_tgt, a realistic setup):
+ * the daemon starts on it unchanged and serves what it describes, over
+ * IPv4 and IPv6, to the hosts it lists.
+ */
+static void test_spdk_v2509_config(void **state)
+{
+	unsigned int p4 = free_port(AF_INET), p6 = free_port(AF_INET6);
+	const char *args[] = { "-c", NULL, NULL };
+	struct th_cfg cfg = { .timeout_ms = 30000, .subnqn = "nqn.2016-06.io.spdk:cnode1" };
+	static uint8_t id[4096], w[16384], r[16384];
+	const struct nvme_id_ctrl *ctrl = (const void *)id;
+	const struct nvme_id_ns *ns = (const void *)id;
+	static const uint8_t nguid5[16] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+					    0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
+	static const uint8_t eui5[8] = { 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89 };
+	char path[32], line[256], port4[16], port6[16];
+	struct th *admin, *io, *h2, *nobody;
+	uint16_t cntlid;
+	uint64_t cap;
+	struct tgt t;
+
+	if (p6 == 0)
+		skip(); /* the configuration listens on [::1] */
+	fixture_with_ports(path, p4, p6);
+	args[1] = path;
+	tgt_start(&t, args);
+	if (!tgt_wait_ready(&t)) {
+		unlink(path);
+		skip_without_tcp(&t);
+	}
+	unlink(path);
+	snprintf(line, sizeof(line),
+		 "nvmft-tgt: ready: listening on tcp 127.0.0.1:%u, tcp [::1]:%u (subsystems "
+		 "nqn.2016-06.io.spdk:cnode1, nqn.2016-06.io.spdk:cnode2)",
+		 p4, p6);
+	expect_ready_line(&t, line);
+	snprintf(port4, sizeof(port4), "%u", p4);
+	snprintf(port6, sizeof(port6), "%u", p6);
+
+	/* cnode1, any host: the transport's options show in CAP and Identify. */
+	assert_int_equal(th_connect("127.0.0.1", port4, &cfg, &admin), 0);
+	TH_ASSERT_ST(admin, th_admin_up(admin, 3, &cntlid), 0);
+	TH_ASSERT_ST(admin, th_prop_get(admin, NVME_REG_CAP, true, &cap), 0);
+	assert_int_equal(NVME_CAP_MQES(cap), 255);          /* max_queue_depth 256 */
+	TH_ASSERT_ST(admin, th_identify(admin, NVME_IDENTIFY_CNS_CTRL, 0, id), 0);
+	assert_padded(ctrl->sn, sizeof(ctrl->sn), "SPDK00000000000001");
+	assert_padded(ctrl->mn, sizeof(ctrl->mn), "SPDK bdev Controller");
+	assert_int_equal(ctrl->mdts, 6);                     /* max_io_size 256 KiB */
+	assert_int_equal(le32toh(ctrl->ioccsz), (64 + 8192) / 16); /* in_capsule_data_size */
+	assert_int_equal(le32toh(ctrl->nn), 32);             /* max_namespaces */
+	assert_string_equal(ctrl->subnqn, "nqn.2016-06.io.spdk:cnode1");
+	TH_ASSERT_ST(admin, th_identify(admin, NVME_IDENTIFY_CNS_NS, 1, id), 0);
+	assert_int_equal(le64toh(ns->nsze), 131072);
+	assert_int_equal(ns->nguid[0], 0x6f);
+	assert_int_equal(ns->nguid[15], 0x62);
+	assert_int_equal(th_connect("127.0.0.1", port4, &cfg, &io), 0);
+	assert_int_equal(th_icreq(io, 0, 3, 0), 0);
+	TH_ASSERT_ST(io, th_connect_io(io, 1, 255, cntlid), 0);
+	/* 8 KiB travel in the capsule; 16 KiB go through R2T. */
+	th_fill(w, sizeof(w), 2509);
+	TH_ASSERT_ST(io, th_rw(io, true, 1, 64, 16, w, 8192, TH_IO_INCAPSULE), 0);
+	TH_ASSERT_ST(io, th_rw(io, true, 1, 80, 32, w, sizeof(w), 0), 0);
+	TH_ASSERT_ST(io, th_rw(io, false, 1, 64, 16, r, 8192, 0), 0);
+	assert_memory_equal(r, w, 8192);
+	TH_ASSERT_ST(io, th_rw(io, false, 1, 80, 32, r, sizeof(r), 0), 0);
+	assert_memory_equal(r, w, sizeof(w));
+
+	/* cnode2 over IPv6: only the hosts it lists, its own controller ID range. */
+	cfg.subnqn = "nqn.2016-06.io.spdk:cnode2";
+	assert_int_equal(th_connect("::1", port6, &cfg, &nobody), 0);
+	assert_int_equal(th_icreq(nobody, 0, 0, 0), 0);
+	TH_ASSERT_ST(nobody, th_connect_admin(nobody, 31, NULL),
+		     NVMFT_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST));
+	cfg.hostnqn = "nqn.2024-01.io.libnvmft:host2";
+	assert_int_equal(th_connect("::1", port6, &cfg, &h2), 0);
+	TH_ASSERT_ST(h2, th_admin_up(h2, 0, &cntlid), 0);
+	assert_true(cntlid >= 1 && cntlid <= 1000);
+	TH_ASSERT_ST(h2, th_identify(h2, NVME_IDENTIFY_CNS_CTRL, 0, id), 0);
+	assert_padded(ctrl->sn, sizeof(ctrl->sn), "SPDK00000000000002");
+	assert_padded(ctrl->mn, sizeof(ctrl->mn), "libnvmft fixture");
+	assert_int_equal(le32toh(ctrl->nn), 8);
+	TH_ASSERT_ST(h2, th_identify(h2, NVME_IDENTIFY_CNS_NS, 5, id), 0);
+	assert_int_equal(le64toh(ns->nsze), 32768);
+	assert_int_equal(ns->lbaf[ns->flbas & NVME_NS_FLBAS_LOWER_MASK].ds, 12); /* 4096 */
+	assert_memory_equal(ns->nguid, nguid5, sizeof(nguid5));
+	assert_memory_equal(ns->eui64, eui5, sizeof(eui5));
+	assert_int_equal(th_violations(admin) + th_violations(io) + th_violations(h2), 0);
+
+	assert_int_equal(kill(t.pid, SIGTERM), 0);
+	assert_int_equal(tgt_wait_exit(&t), 0);
+	/* Every warning or error would be a setting the daemon could not honour. */
+	assert_null(strstr(t.err, "warning"));
+	assert_null(strstr(t.err, "error"));
+	th_free(admin);
+	th_free(io);
+	th_free(h2);
+	th_free(nobody);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -568,13 +710,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_address_in_use),
 		cmocka_unit_test(test_file_backend),
+		cmocka_unit_test(test_spdk_v2509_config),
 	};
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s NVMFT_TGT\n", argv[0]);
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s NVMFT_TGT SPDK_V25.09_SAVE_CONFIG\n", argv[0]);
 		return 1;
 	}
 	tgt_path = argv[1];
+	v2509_path = argv[2];
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -425,8 +425,9 @@ static void gen_tcp_rx(void)
 		emit("tcp_rx", "capsule-too-big", &b);
 
 		rx_hdr(&b, 0x02, 0, 0, 97);
-		put(&b, hdr, nvmft_tcp_enc_term(hdr, NVMFT_TCP_H2C_TERM, 1, 0, data, 152));
-		b.b[b.len - 152 - 24 + 4] = 200;
+		put(&b, hdr, nvmft_tcp_enc_term(hdr, NVMFT_TCP_H2C_TERM, 1, 0, data,
+						NVMFT_TCP_TERM_MAX_DATA));
+		b.b[b.len - NVMFT_TCP_TERM_MAX_LEN + 4] = 200;
 		emit("tcp_rx", "term-bad-plen", &b);
 	}
 	free(b.b);

@@ -94,6 +94,16 @@ struct th *penv_host_tcp(struct penv *e, int rcvbuf)
 	return penv_tcp_as(e, rcvbuf, NULL);
 }
 
+struct th *penv_host_addr(struct penv *e, const char *addr, const char *port)
+{
+	struct th_cfg cfg = penv_cfg(e, NULL);
+	struct th *h = NULL;
+
+	assert_int_equal(th_connect(addr, port, &cfg, &h), 0);
+	penv_track(e, h);
+	return h;
+}
+
 struct th *penv_host(struct penv *e)
 {
 	return e->tcp ? penv_host_tcp(e, 0) : penv_host_pair(e, 0);
@@ -109,6 +119,13 @@ void penv_drop(struct penv *e, struct th *h)
 		return;
 	}
 	fail_msg("host %p is not tracked", (void *)h);
+}
+
+void penv_drop_all(struct penv *e)
+{
+	for (int i = e->nhosts; i-- > 0;)
+		if (e->hosts[i] != e->other_admin && e->hosts[i] != e->other_io)
+			penv_drop(e, e->hosts[i]);
 }
 
 struct th *penv_admin(struct penv *e, uint8_t dgst, uint16_t *cntlid)

@@ -101,8 +101,12 @@ struct th *penv_host(struct penv *e);
 struct th *penv_host_pair(struct penv *e, int target_sndbuf);
 /* Over loopback TCP; @rcvbuf > 0 shrinks the host's receive buffer before connecting. */
 struct th *penv_host_tcp(struct penv *e, int rcvbuf);
+/* Over TCP to another listener of the environment's target: numeric @addr, @port. */
+struct th *penv_host_addr(struct penv *e, const char *addr, const char *port);
 /* Close a host's connection and forget it. */
 void penv_drop(struct penv *e, struct th *h);
+/* penv_drop() every host but the other host's two connections. */
+void penv_drop_all(struct penv *e);
 
 /* ICReq(@dgst), admin Connect and enable; asserts. */
 struct th *penv_admin(struct penv *e, uint8_t dgst, uint16_t *cntlid);

@@ -5,7 +5,9 @@
  * queues than allowed, bad namespaces and ranges, transfers past MDTS, bad
  * SGL descriptors and unknown opcodes.  Each one completes with its exact
  * NVMe status (and, for Connect, the IATTR/IPO of the field), and the
- * connection goes on serving commands afterwards.
+ * connection goes on serving commands afterwards.  Once its hosts are
+ * gone, each scenario leaves the group as it found it: no queue pair,
+ * request or pool buffer behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,6 +48,13 @@ static struct nvmft_cmd fabrics(uint8_t fctype)
 	return c;
 }
 
+/* The scenario's hosts go; the group returns to what penv_count() saw at its start. */
+static void finish(struct penv *e, const struct penv_idle *idle)
+{
+	penv_drop_all(e);
+	penv_assert_idle(e, idle);
+}
+
 /* Run @c with @io; expect @st, and a connection that still answers. */
 static void expect(struct th *h, struct nvmft_cmd c, const struct th_io *io, uint16_t st)
 {
@@ -62,9 +71,12 @@ static void test_before_connect(void **state)
 	struct th_io wr_icd = { .wdata = buf, .wlen = 512, .flags = TH_IO_INCAPSULE };
 	struct th_io wr_r2t = { .wdata = buf, .wlen = 512 };
 	struct nvmft_cmd prop = fabrics(NVMFT_FCTYPE_PROPERTY_GET);
-	struct th *h = penv_host(e);
+	struct penv_idle idle;
 	uint16_t cntlid;
+	struct th *h;
 
+	penv_count(e, &idle);
+	h = penv_host(e);
 	assert_int_equal(th_icreq(h, 0, 3, 0), 0);
 	expect(h, th_identify_cmd(NVME_IDENTIFY_CNS_CTRL, 0), &rd, SEQ_DNR);
 	expect(h, plain(nvme_admin_keep_alive), NULL, SEQ_DNR);
@@ -91,6 +103,7 @@ static void test_before_connect(void **state)
 		TH_ASSERT_HEALTHY(io);
 	}
 	TH_ASSERT_HEALTHY(h);
+	finish(e, &idle);
 }
 
 /* ---- Connect -------------------------------------------------------------------------------- */
@@ -111,9 +124,12 @@ static void connect_fails(struct th *h, const struct th_connect_args *a, uint16_
 static void test_connect_admin_errors(void **state)
 {
 	struct penv *e = *state;
-	struct th *h = penv_host(e);
 	struct th_connect_args a = { .qid = 0, .sqsize = 31, .cntlid = NVMFT_CNTLID_DYNAMIC };
+	struct penv_idle idle;
+	struct th *h;
 
+	penv_count(e, &idle);
+	h = penv_host(e);
 	assert_int_equal(th_icreq(h, 0, 0, 0), 0);
 	a.cntlid = 5;
 	connect_fails(h, &a, CONNECT_INVALID, NVMFT_CONNECT_IATTR_DATA, IPO_CNTLID);
@@ -158,18 +174,21 @@ static void test_connect_admin_errors(void **state)
 	connect_fails(h, &a, SEQ_DNR, -1, 0);
 	TH_ASSERT_ST(h, th_enable(h), 0);
 	TH_ASSERT_HEALTHY(h);
+	finish(e, &idle);
 }
 
 static void test_connect_io_errors(void **state)
 {
 	struct penv *e = *state;
-	uint16_t cntlid;
-	struct th *admin = penv_admin(e, 0, &cntlid);
-	struct th *h = penv_host(e);
-	uint8_t hostid[16];
 	struct th_connect_args a = { .qid = 1, .sqsize = 31 };
+	struct penv_idle idle;
+	struct th *admin, *h;
+	uint8_t hostid[16];
+	uint16_t cntlid;
 
-	(void)admin;
+	penv_count(e, &idle);
+	admin = penv_admin(e, 0, &cntlid);
+	h = penv_host(e);
 	assert_int_equal(th_icreq(h, 0, 0, 0), 0);
 	/* A controller that does not exist. */
 	a.cntlid = (uint16_t)(cntlid + 100);
@@ -207,6 +226,7 @@ static void test_connect_io_errors(void **state)
 		connect_fails(dup, &a, CONNECT_INVALID, NVMFT_CONNECT_IATTR_CMD, IPO_QID);
 	}
 	TH_ASSERT_HEALTHY(admin);
+	finish(e, &idle);
 }
 
 /* Number of Queues says two I/O queues: a third is refused; so is one past max_qpairs. */
@@ -216,12 +236,14 @@ static void test_too_many_queues(void **state)
 	struct nvmft_transport_opts o;
 	struct nvmft_cmd sf = plain(nvme_admin_set_features);
 	struct nvmft_cpl cpl;
+	struct penv_idle idle;
 	uint16_t cntlid;
 	struct th *admin;
 
 	nvmft_transport_opts_init(NVMFT_TRTYPE_TCP, &o, sizeof(o));
 	o.max_qpairs_per_ctrlr = 4; /* admin + 3 I/O */
 	penv_reinit(e, &(struct penv_opts){ .tr = &o });
+	penv_count(e, &idle);
 	/* Without Set Features: qid 1..3 exist, 4 does not. */
 	admin = penv_admin(e, 0, &cntlid);
 	for (uint16_t qid = 1; qid <= 4; qid++) {
@@ -252,15 +274,18 @@ static void test_too_many_queues(void **state)
 			connect_fails(h, &a, CONNECT_INVALID, NVMFT_CONNECT_IATTR_CMD, IPO_QID);
 	}
 	TH_ASSERT_HEALTHY(admin);
+	finish(e, &idle);
 }
 
 /* A subsystem that lets only listed hosts in. */
 static void test_host_not_allowed(void **state)
 {
 	struct penv *e = *state;
+	struct penv_idle idle;
 	struct th *h;
 
 	penv_reinit(e, &(struct penv_opts){ .deny_any_host = true, .no_host_allowed = true });
+	penv_count(e, &idle);
 	h = penv_host(e);
 	assert_int_equal(th_icreq(h, 0, 0, 0), 0);
 	TH_ASSERT_ST(h, th_connect_admin(h, 31, NULL), CMD(NVME_SC_CONNECT_INVALID_HOST));
@@ -269,6 +294,7 @@ static void test_host_not_allowed(void **state)
 	TH_ASSERT_ST(h, th_connect_admin(h, 31, NULL), 0);
 	TH_ASSERT_ST(h, th_enable(h), 0);
 	TH_ASSERT_HEALTHY(h);
+	finish(e, &idle);
 }
 
 /* ---- I/O and admin commands ----------------------------------------------------------------- */
@@ -277,7 +303,8 @@ static void test_io_errors(void **state)
 {
 	struct penv *e = *state;
 	static uint8_t buf[256 * 1024];
-	struct th *h = penv_io_default(e);
+	struct penv_idle idle;
+	struct th *h;
 	struct th_io rd = { .rdata = buf, .rlen = PENV_BLOCK };
 	struct th_io wr = { .wdata = buf, .wlen = PENV_BLOCK, .flags = TH_IO_INCAPSULE };
 	struct th_io big = { .rdata = buf, .rlen = sizeof(buf) };
@@ -285,6 +312,8 @@ static void test_io_errors(void **state)
 	struct th_io rd2 = { .rdata = buf, .rlen = 2 * PENV_BLOCK };
 	static const uint8_t bad_opc[] = { 0x03, 0x07, 0x0b, 0x7c, 0x7e, 0x84, 0xc0, 0xff };
 
+	penv_count(e, &idle);
+	h = penv_io_default(e);
 	/* Namespaces that do not exist (2), NSID 0 and the broadcast NSID. */
 	expect(h, th_rw_cmd(false, 2, 0, 1), &rd, GEN(NVME_SC_INVALID_NS));
 	expect(h, th_rw_cmd(false, 0, 0, 1), &rd, GEN(NVME_SC_INVALID_NS));
@@ -313,14 +342,18 @@ static void test_io_errors(void **state)
 	expect(h, fabrics(0x10), NULL, GEN(NVME_SC_INVALID_OPCODE));
 	assert_true(th_quiet(h, 20));
 	TH_ASSERT_HEALTHY(h);
+	finish(e, &idle);
 }
 
 static void test_admin_errors(void **state)
 {
 	struct penv *e = *state;
-	struct th *h = penv_admin(e, 3, NULL);
 	static const uint8_t bad_opc[] = { 0x03, 0x07, 0x0b, 0x3c, 0x80, 0x84, 0xc0, 0xff };
+	struct penv_idle idle;
+	struct th *h;
 
+	penv_count(e, &idle);
+	h = penv_admin(e, 3, NULL);
 	for (size_t i = 0; i < sizeof(bad_opc); i++)
 		expect(h, plain(bad_opc[i]), NULL, GEN(NVME_SC_INVALID_OPCODE));
 	expect(h, fabrics(0x10), NULL, GEN(NVME_SC_INVALID_OPCODE));
@@ -328,6 +361,7 @@ static void test_admin_errors(void **state)
 	expect(h, fabrics(NVMFT_FCTYPE_DISCONNECT), NULL, CMD(NVME_SC_DISCONNECT_INVALID_QTYPE));
 	assert_true(th_quiet(h, 20));
 	TH_ASSERT_HEALTHY(h);
+	finish(e, &idle);
 }
 
 /* ---- SGL descriptors ------------------------------------------------------------------------ */
@@ -374,9 +408,12 @@ static void sgl_case(struct th *h, bool write, uint8_t type, uint64_t addr, uint
 static void test_sgl_errors(void **state)
 {
 	struct penv *e = *state;
-	struct th *h = penv_io(e, 3, 0, 0, 127, 0);
 	uint8_t w[PENV_BLOCK], r[PENV_BLOCK];
+	struct penv_idle idle;
+	struct th *h;
 
+	penv_count(e, &idle);
+	h = penv_io(e, 3, 0, 0, 127, 0);
 	for (int write = 0; write < 2; write++) {
 		/* Keyed data blocks are RDMA's; bit buckets and segments are not offered. */
 		sgl_case(h, write, NVMFT_SGL_TYPE_KEYED_DATA_BLOCK << 4, 0, PENV_BLOCK, 0,
@@ -411,6 +448,7 @@ static void test_sgl_errors(void **state)
 	TH_ASSERT_ST(h, th_rw(h, false, 1, 5, 1, r, sizeof(r), 0), 0);
 	assert_memory_equal(r, w, sizeof(w));
 	assert_int_equal(th_violations(h), 0);
+	finish(e, &idle);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, penv_setup, penv_teardown)

@@ -114,8 +114,14 @@ static const struct mcase cases[] = {
 	{ "h2c pdo inside hdgst", NVMFT_TCP_H2C_DATA, HD, 512, 3, 1, 24, FES_HDR, 3, ECHO_HDR },
 	{ "h2c pdo unaligned", NVMFT_TCP_H2C_DATA, 0, 512, 3, 1, 26, FES_HDR, 3, ECHO_HDR },
 	{ "h2c pdo beyond plen", NVMFT_TCP_H2C_DATA, 0, 4, 3, 1, 32, FES_HDR, 3, ECHO_HDR },
-	{ "h2c plen != datal", NVMFT_TCP_H2C_DATA, 0, 512, 4, 4, 24 + 516, FES_HDR, 4, ECHO_HDR },
-	{ "h2c datal != plen", NVMFT_TCP_H2C_DATA, 0, 512, 16, 4, 508, FES_HDR, 4, ECHO_HDR },
+	/*
+	 * PLEN and DATAL disagree, whichever of them was changed: PLEN passed
+	 * the common header's checks and frames the PDU, so DATAL is blamed.
+	 */
+	{ "h2c plen != datal", NVMFT_TCP_H2C_DATA, 0, 512, 4, 4, 24 + 516, FES_HDR, 16, ECHO_HDR },
+	{ "h2c datal != plen", NVMFT_TCP_H2C_DATA, 0, 512, 16, 4, 508, FES_HDR, 16, ECHO_HDR },
+	{ "h2c datal 0", NVMFT_TCP_H2C_DATA, 0, 512, 16, 4, 0, FES_HDR, 16, ECHO_HDR },
+	{ "h2c datal, hdgst", NVMFT_TCP_H2C_DATA, HD | DD, 512, 16, 4, 516, FES_HDR, 16, ECHO_HDR },
 	{ "h2c plen without data", NVMFT_TCP_H2C_DATA, 0, 512, 4, 4, 24, FES_HDR, 4, ECHO_HDR },
 	{ "h2c header digest", NVMFT_TCP_H2C_DATA, HD, 512, 24, 1, 0x33, FES_HDGST, FEI_HDGST,
 	  ECHO_HDR },
@@ -411,7 +417,7 @@ static void test_h2c_termreq(void **state)
 			put_le(buf + 4, 4, 23);                 /* plen below the header */
 			break;
 		case 5:
-			n = NVMFT_TCP_TERM_MAX_LEN + 4;          /* plen beyond 152 bytes of data */
+			n = NVMFT_TCP_TERM_MAX_LEN + 1;          /* plen 153: past the maximum */
 			put_le(buf + 4, 4, (uint32_t)n);
 			break;
 		default:

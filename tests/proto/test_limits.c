@@ -5,8 +5,10 @@
  * environment's other host keeps being served (the teardown checks it):
  *
  * - a flood of connections beyond max_connections (target and transport):
- *   the extra ones are closed at accept and cost nothing afterwards; once
- *   the others go, new connections are taken again;
+ *   each newcomer evicts the oldest connection that has not connected, so
+ *   a flood of idle sockets cannot keep a new host out; connected queues
+ *   are never evicted, and with all of them connected a newcomer is closed
+ *   at accept; what is closed costs nothing afterwards;
  * - connections that never send ICReq, or never a successful Connect, are
  *   closed at connect_timeout_ms;
  * - hosts that stop reading their responses hold at most
@@ -194,10 +196,13 @@ static int64_t per(uint64_t after, uint64_t before, unsigned int n)
 /* ---- Connection flood ----------------------------------------------------------------------- */
 
 /*
- * Open @n connections at once against a limit of @limit connections in
- * all: exactly the ones that fit are kept (and answer ICReq), every other
- * one is closed at accept and leaves no memory behind; once the kept ones
- * go, the same number fits again, and one more is refused again.
+ * Open @n idle connections at once against a limit of @limit connections
+ * in all (the other host holds some of them).  Past the limit each
+ * newcomer takes the place of the oldest connection that has not
+ * connected, so exactly the newest ones that fit are kept, and they answer
+ * ICReq; every other one is closed and leaves no memory behind.  Once the
+ * kept ones have connected, a newcomer is closed at accept: connected
+ * queues are never evicted.  Once they go, the same number fits again.
  */
 static void flood(struct penv *e, uint32_t limit, unsigned int n)
 {
@@ -207,7 +212,8 @@ static void flood(struct penv *e, uint32_t limit, unsigned int n)
 	unsigned int qps = group_qpairs(e);
 	bool counts = mem_counts();
 	int *fds = calloc(n, sizeof(*fds));
-	struct th **kept = calloc(room + 1, sizeof(*kept));
+	struct th **kept = calloc(room, sizeof(*kept));
+	struct th *extra;
 	unsigned int nk = 0;
 	struct mem m0, m1;
 
@@ -224,43 +230,49 @@ static void flood(struct penv *e, uint32_t limit, unsigned int n)
 	for (int i = 0; i < 100; i++)
 		penv_pump(e);
 	assert_int_equal(count_closed(fds, n), n - room);
+	for (unsigned int i = 0; i < n; i++)
+		assert_int_equal(peer_closed(fds[i]), i < n - room);
 	assert_int_equal(connections(e), limit);
 	assert_int_equal(group_qpairs(e), qps + room);
+	assert_int_equal(e->tgt->num_evicting, 0);
 	m1 = mem_now();
-	print_message("# flood of %u against %u: %u kept, %u closed at accept; heap +%lld B, "
+	print_message("# flood of %u against %u: the newest %u kept, %u closed; heap +%lld B, "
 		      "RSS +%lld B for the kept ones (%lld B heap each)\n",
 		      n, limit, room, n - room, (long long)(m1.heap - m0.heap),
 		      (long long)(m1.rss - m0.rss), (long long)per(m1.heap, m0.heap, room));
 	if (counts) {
-		/* Only the kept connections cost anything: a refused one leaves nothing. */
+		/* Only the kept connections cost anything: a closed one leaves nothing. */
 		assert_true(m1.heap - m0.heap <=
 			    (uint64_t)room * (sizeof(struct tcp_conn) + TCP_STAGE_SIZE + 512));
 	}
 
-	/* The kept ones are real connections. */
-	for (unsigned int i = 0; i < n; i++) {
-		if (peer_closed(fds[i])) {
-			close(fds[i]);
-			continue;
-		}
-		assert_true(nk < room);
+	/* The kept ones are real connections, and connect. */
+	for (unsigned int i = 0; i < n - room; i++)
+		close(fds[i]);
+	for (unsigned int i = n - room; i < n; i++) {
 		assert_int_equal(th_adopt(fds[i], &cfg, &kept[nk]), 0);
 		assert_int_equal(th_icreq(kept[nk], 0, 0, 0), 0);
+		TH_ASSERT_ST(kept[nk], th_connect_admin(kept[nk], 31, NULL), 0);
 		nk++;
 	}
-	assert_int_equal(nk, room);
+	/* All connected: a newcomer is refused at accept and nobody makes room for it. */
+	assert_int_equal(th_connect("127.0.0.1", e->port, &cfg, &extra), 0);
+	TH_ASSERT_ST(extra, th_expect_closed(extra), 0);
+	th_free(extra);
+	for (unsigned int i = 0; i < nk; i++)
+		TH_ASSERT_HEALTHY(kept[i]);
+	assert_int_equal(connections(e), limit);
 
-	/* They go; the same number fits again, one more does not. */
+	/* They go; the same number fits again. */
 	for (unsigned int i = 0; i < nk; i++)
 		th_free(kept[i]);
 	assert_true(PUMP_UNTIL_MS(e, WAIT_MS, connections(e) == base && group_qpairs(e) == qps));
-	for (unsigned int i = 0; i <= room; i++) {
+	for (unsigned int i = 0; i < room; i++) {
 		assert_int_equal(th_connect("127.0.0.1", e->port, &cfg, &kept[i]), 0);
-		if (i < room)
-			assert_int_equal(th_icreq(kept[i], 0, 0, 0), 0);
+		assert_int_equal(th_icreq(kept[i], 0, 0, 0), 0);
 	}
-	TH_ASSERT_ST(kept[room], th_expect_closed(kept[room]), 0);
-	for (unsigned int i = 0; i <= room; i++)
+	assert_int_equal(connections(e), limit);
+	for (unsigned int i = 0; i < room; i++)
 		th_free(kept[i]);
 	assert_true(PUMP_UNTIL_MS(e, WAIT_MS, connections(e) == base && group_qpairs(e) == qps));
 	free(kept);
@@ -286,6 +298,69 @@ static void test_flood_transport_limit(void **state)
 	o.max_connections = 8;
 	penv_reinit(e, &(struct penv_opts){ .tr = &o });
 	flood(e, 8, 100);
+}
+
+/*
+ * A flooder fills the limit with connections that say nothing, faster
+ * than connect_timeout_ms (10 s, the default) closes them.  A new host
+ * still gets in at once: its two connections take the places of the two
+ * oldest idle ones, and it connects a controller with an I/O queue and
+ * moves data well within connect_timeout_ms.  The other host, whose queues
+ * are connected, is untouched.
+ */
+static void test_flood_newcomer_gets_in(void **state)
+{
+	enum { LIMIT = 16, FLOOD = 100, NLB = 16 };
+	struct penv *e = *state;
+	struct th_cfg cfg = host_cfg(e);
+	uint32_t base = connections(e), room = LIMIT - base;
+	uint8_t w[NLB * PENV_BLOCK], r[NLB * PENV_BLOCK];
+	struct penv_idle before, after;
+	struct th *admin, *io;
+	uint64_t t0, ms;
+	int fds[FLOOD];
+
+	assert_int_equal(e->tgt->opts.connect_timeout_ms, 10000);
+	e->tgt->opts.max_connections = LIMIT;
+	penv_count(e, &before);
+	for (int i = 0; i < FLOOD; i++)
+		fds[i] = raw_connect(e);
+	assert_true(PUMP_UNTIL_MS(e, WAIT_MS, count_closed(fds, FLOOD) == FLOOD - room &&
+					       connections(e) == LIMIT));
+
+	t0 = lim_now_ms();
+	assert_int_equal(th_connect("127.0.0.1", e->port, &cfg, &admin), 0);
+	TH_ASSERT_ST(admin, th_admin_up(admin, 0, NULL), 0);
+	assert_int_equal(th_connect("127.0.0.1", e->port, &cfg, &io), 0);
+	assert_int_equal(th_icreq(io, 0, 0, 0), 0);
+	TH_ASSERT_ST(io, th_connect_io(io, 1, 31, th_cntlid(admin)), 0);
+	th_fill(w, sizeof(w), 0xf100d);
+	TH_ASSERT_ST(io, th_rw(io, true, 1, 4096, NLB, w, sizeof(w), 0), 0);
+	TH_ASSERT_ST(io, th_rw(io, false, 1, 4096, NLB, r, sizeof(r), 0), 0);
+	assert_memory_equal(r, w, sizeof(w));
+	ms = lim_now_ms() - t0;
+	print_message("# %u idle connections hold the limit of %u: a new host connected and "
+		      "moved data in %llu ms (connect_timeout_ms %u)\n",
+		      room, LIMIT, (unsigned long long)ms, e->tgt->opts.connect_timeout_ms);
+	/* Generous for valgrind; without eviction it would take connect_timeout_ms. */
+	assert_true(ms < 4000);
+
+	/* Exactly the two oldest idle connections made room; the rest are still open. */
+	for (int i = 0; i < FLOOD; i++)
+		assert_int_equal(peer_closed(fds[i]), i < FLOOD - (int)room + 2);
+	assert_int_equal(connections(e), LIMIT);
+	penv_count(e, &after);
+	assert_int_equal(after.admin_qpairs, before.admin_qpairs + 1);
+	assert_int_equal(after.io_qpairs, before.io_qpairs + 1);
+	penv_check_other(e);
+	TH_ASSERT_HEALTHY(admin);
+	TH_ASSERT_HEALTHY(io);
+
+	th_free(io);
+	th_free(admin);
+	for (int i = 0; i < FLOOD; i++)
+		close(fds[i]);
+	assert_true(PUMP_UNTIL_MS(e, WAIT_MS, connections(e) == base));
 }
 
 /* ---- Connect deadline ----------------------------------------------------------------------- */
@@ -698,6 +773,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_flood_target_limit),
 		T(test_flood_transport_limit),
+		T(test_flood_newcomer_gets_in),
 		T(test_connect_timeout),
 		T(test_stalled_reader),
 		T(test_h2c_never_sent),

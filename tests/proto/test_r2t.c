@@ -4,8 +4,9 @@
  * MAXH2CDATA, how many the target keeps outstanding for each MAXR2T, a
  * host that answers one R2T with several H2CData PDUs, and every way an
  * H2CData PDU can be wrong (unknown TTAG, a TTAG whose command waits for
- * no data, wrong CCCID, outside the R2T window, overlapping or skipping
- * ahead, too long), each with its exact FES/FEI.
+ * no data, the TTAG of another R2T of the same command, wrong CCCID,
+ * outside the R2T window, overlapping or skipping ahead, too long), each
+ * with its exact FES/FEI.  Every outstanding R2T has a TTAG of its own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,37 +63,76 @@ static int r2ts_now(struct penv *e, struct th *h, int cid, struct th_r2t *out, i
 	return n;
 }
 
-/* A write of @len with MAXR2T @maxr2t: the R2T windows, in order, never more than allowed. */
-static void r2t_flow(struct penv *e, uint32_t maxr2t, uint32_t len)
+/* White box: the slot the target gave command @cid of @h's I/O queue. */
+static uint16_t slot_of(struct penv *e, struct th *h, int cid)
 {
-	uint32_t allowed = maxr2t >= 3 ? 4 : maxr2t + 1;
+	struct tcp_conn *c = penv_conn(e, th_cntlid(h), 1);
+
+	assert_non_null(c);
+	for (uint32_t i = 0; i < c->nslots; i++)
+		if (c->slots[i]->state != TCP_REQ_FREE && le16toh(c->slots[i]->req.cmd.cid) == cid)
+			return (uint16_t)i;
+	fail_msg("command %d has no slot", cid);
+	return 0;
+}
+
+/* White box: the TTAG bits @h's I/O queue uses to number a command's R2Ts. */
+static uint8_t r2t_bits(struct penv *e, struct th *h)
+{
+	struct tcp_conn *c = penv_conn(e, th_cntlid(h), 1);
+
+	assert_non_null(c);
+	return c->r2t_shift;
+}
+
+/* The TTAG of R2T number @seq of the command in @slot: the slot, then the sequence number. */
+static uint16_t ttag_of(struct penv *e, struct th *h, uint16_t slot, uint32_t seq)
+{
+	uint8_t bits = r2t_bits(e, h);
+
+	return (uint16_t)((uint32_t)slot << bits | (seq & ((1u << bits) - 1)));
+}
+
+/*
+ * A write of @len with MAXR2T @maxr2t: the R2T windows, in order, never
+ * more than allowed: MAXR2T + 1, at most 4, and at most as many as the
+ * TTAG has sequence numbers for (@bits, which the transport's deepest
+ * queue decides).
+ */
+static void r2t_flow_bits(struct penv *e, uint32_t maxr2t, uint32_t len, uint8_t bits)
+{
+	uint32_t allowed = NVMFT_MIN(maxr2t, (1u << bits) - 1) + 1;
 	uint32_t windows = (len + K8 - 1) / K8, asked = 0, answered = 0;
 	uint8_t *w = malloc(len), *r = calloc(1, len);
 	struct th_r2t got[64];
 	struct th *h = penv_io(e, 0, 0, maxr2t, 127, 0);
-	uint16_t ttag = 0;
+	uint16_t slot = 0;
 	int cid, n;
 
 	assert_non_null(w);
 	assert_non_null(r);
 	th_fill(w, len, maxr2t + len);
+	assert_int_equal(r2t_bits(e, h), bits);
 	cid = start_write(h, w, len, 1000);
 	while (answered < windows) {
 		n = r2ts_now(e, h, cid, got + asked, 64 - (int)asked);
 		/* Exactly as many as allowed (or as remain) are outstanding. */
 		assert_int_equal(asked + (uint32_t)n - answered,
 				 NVMFT_MIN(allowed, windows - answered));
+		if (asked == 0)
+			slot = slot_of(e, h, cid);
 		for (int i = 0; i < n; i++, asked++) {
 			struct th_r2t *t = &got[asked];
 
-			if (asked == 0)
-				ttag = t->ttag;
-			assert_int_equal(t->ttag, ttag);
+			/* Its own TTAG: none of the others outstanding has it. */
+			assert_int_equal(t->ttag, ttag_of(e, h, slot, asked));
+			for (uint32_t k = answered; k < asked; k++)
+				assert_int_not_equal(got[k].ttag, t->ttag);
 			assert_int_equal(t->r2to, asked * K8);
 			assert_int_equal(t->r2tl, NVMFT_MIN(K8, len - asked * K8));
 		}
-		/* Answer the oldest window: one more R2T may come. */
-		TH_ASSERT_ST(h, th_send_h2c(h, cid, ttag, got[answered].r2to,
+		/* Answer the oldest window, with its R2T's TTAG: one more R2T may come. */
+		TH_ASSERT_ST(h, th_send_h2c(h, cid, got[answered].ttag, got[answered].r2to,
 					    got[answered].r2tl, 0), 0);
 		answered++;
 	}
@@ -102,6 +142,11 @@ static void r2t_flow(struct penv *e, uint32_t maxr2t, uint32_t len)
 	assert_int_equal(th_violations(h), 0);
 	free(w);
 	free(r);
+}
+
+static void r2t_flow(struct penv *e, uint32_t maxr2t, uint32_t len)
+{
+	r2t_flow_bits(e, maxr2t, len, 2);
 }
 
 static void test_r2t_sequence(void **state)
@@ -122,6 +167,31 @@ static void test_maxr2t_outstanding(void **state)
 
 	for (size_t i = 0; i < sizeof(maxr2t) / sizeof(maxr2t[0]); i++)
 		r2t_flow(e, maxr2t[i], 64 * 1024 + 1024);
+}
+
+/*
+ * Queues allowed so deep that slot << 2 would not fit the 16-bit TTAG:
+ * fewer bits number a command's R2Ts, so fewer are outstanding at once,
+ * and TTAGs stay unique.
+ */
+static void test_deep_queue_ttags(void **state)
+{
+	struct penv *e = *state;
+	static const struct {
+		uint32_t depth;
+		uint8_t bits;
+	} cases[] = { { 16384, 2 }, { 16385, 1 }, { 32768, 1 }, { 32769, 0 }, { 65536, 0 } };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nvmft_transport_opts o;
+
+		nvmft_transport_opts_init(NVMFT_TRTYPE_TCP, &o, sizeof(o));
+		o.max_h2c_data = K8;
+		o.max_queue_depth = cases[i].depth;
+		penv_reinit(e, &(struct penv_opts){ .tr = &o });
+		r2t_flow_bits(e, 3, 40 * 1024, cases[i].bits);
+		r2t_flow_bits(e, 0, 40 * 1024, cases[i].bits);
+	}
 }
 
 /* One R2T answered with many H2CData PDUs, each smaller than MAXH2CDATA. */
@@ -175,6 +245,8 @@ enum h2c_bad {
 	BAD_TTAG_UNKNOWN,   /* a TTAG no slot has */
 	BAD_TTAG_IDLE,      /* a slot that waits for no data */
 	BAD_TTAG_READ,      /* the slot of a read */
+	BAD_TTAG_NEXT,      /* MAXR2T 1: the first window's data with the second R2T's TTAG */
+	BAD_TTAG_STALE,     /* MAXR2T 1: the second window's data with the first R2T's TTAG */
 	BAD_CCCID,
 	BAD_BEYOND,         /* runs past the end of the window */
 	BAD_OUTSIDE,        /* starts past the end of the window */
@@ -195,6 +267,8 @@ static const struct {
 	{ BAD_TTAG_UNKNOWN, "unknown TTAG", FES_HDR, NVMFT_TCP_FEI_TTAG },
 	{ BAD_TTAG_IDLE, "TTAG of an idle slot", FES_HDR, NVMFT_TCP_FEI_TTAG },
 	{ BAD_TTAG_READ, "TTAG of a read", FES_HDR, NVMFT_TCP_FEI_TTAG },
+	{ BAD_TTAG_NEXT, "TTAG of the next R2T", FES_HDR, NVMFT_TCP_FEI_TTAG },
+	{ BAD_TTAG_STALE, "TTAG of an answered R2T", FES_HDR, NVMFT_TCP_FEI_TTAG },
 	{ BAD_CCCID, "wrong CCCID", FES_HDR, NVMFT_TCP_FEI_CCCID },
 	{ BAD_BEYOND, "beyond the window", FES_RANGE, 0 },
 	{ BAD_OUTSIDE, "outside the window", FES_RANGE, 0 },
@@ -205,19 +279,6 @@ static const struct {
 	{ BAD_TOO_LONG, "longer than MAXH2CDATA", FES_LIMIT, 0 },
 	{ BAD_AFTER_DONE, "after the write completed", FES_HDR, NVMFT_TCP_FEI_TTAG },
 };
-
-/* White box: the TTAG (slot) the target gave command @cid of @h's I/O queue. */
-static uint16_t slot_of(struct penv *e, struct th *h, int cid)
-{
-	struct tcp_conn *c = penv_conn(e, th_cntlid(h), 1);
-
-	assert_non_null(c);
-	for (uint32_t i = 0; i < c->nslots; i++)
-		if (c->slots[i]->state != TCP_REQ_FREE && le16toh(c->slots[i]->req.cmd.cid) == cid)
-			return (uint16_t)i;
-	fail_msg("command %d has no slot", cid);
-	return 0;
-}
 
 /* White box: a slot that holds no command. */
 static uint16_t idle_slot(struct penv *e, struct th *h)
@@ -245,7 +306,9 @@ static void h2c_case(struct penv *e, enum h2c_bad bad, uint8_t dgst, uint16_t fe
 	penv_count(e, &idle);
 	idle.admin_qpairs++;
 	idle.connections++;
-	h = penv_io(e, dgst, 0, bad == BAD_NOT_ASKED ? 1 : 0, 127, 0);
+	h = penv_io(e, dgst, 0,
+		    bad == BAD_NOT_ASKED || bad == BAD_TTAG_NEXT || bad == BAD_TTAG_STALE ? 1 : 0,
+		    127, 0);
 	/* A read held in the backend, so that some slot is busy without waiting for data. */
 	tb_hold(e->tb, true);
 	{
@@ -268,18 +331,36 @@ static void h2c_case(struct penv *e, enum h2c_bad bad, uint8_t dgst, uint16_t fe
 	} else {
 		cid = start_write(h, w, sizeof(w), 0);
 		TH_ASSERT_ST(h, th_next_r2t(h, cid, &t), 0);
-		assert_int_equal(t.ttag, slot_of(e, h, cid));
+		assert_int_equal(t.ttag, ttag_of(e, h, slot_of(e, h, cid), 0));
 	}
 	switch (bad) {
 	case BAD_TTAG_UNKNOWN:
 		hl = send_h2c(h, (uint16_t)cid, 0xffff, 0, 4096, hdr);
 		break;
 	case BAD_TTAG_IDLE:
-		hl = send_h2c(h, (uint16_t)cid, idle_slot(e, h), 0, 4096, hdr);
+		hl = send_h2c(h, (uint16_t)cid, ttag_of(e, h, idle_slot(e, h), 0), 0, 4096, hdr);
 		break;
 	case BAD_TTAG_READ:
-		hl = send_h2c(h, (uint16_t)rcid, slot_of(e, h, rcid), 0, 4096, hdr);
+		hl = send_h2c(h, (uint16_t)rcid, ttag_of(e, h, slot_of(e, h, rcid), 0), 0, 4096,
+			      hdr);
 		break;
+	case BAD_TTAG_NEXT: {
+		struct th_r2t t2;
+
+		TH_ASSERT_ST(h, th_next_r2t(h, cid, &t2), 0);
+		assert_int_equal(t2.r2to, K8);
+		assert_int_not_equal(t2.ttag, t.ttag);
+		hl = send_h2c(h, (uint16_t)cid, t2.ttag, 0, 4096, hdr);
+		break;
+	}
+	case BAD_TTAG_STALE: {
+		struct th_r2t t2;
+
+		TH_ASSERT_ST(h, th_next_r2t(h, cid, &t2), 0);
+		TH_ASSERT_ST(h, th_send_h2c(h, cid, t.ttag, 0, K8, 0), 0);
+		hl = send_h2c(h, (uint16_t)cid, t.ttag, K8, 4096, hdr);
+		break;
+	}
 	case BAD_CCCID:
 		hl = send_h2c(h, (uint16_t)(cid + 1), t.ttag, 0, 4096, hdr);
 		break;
@@ -343,6 +424,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_r2t_sequence),
 		T(test_maxr2t_outstanding),
+		T(test_deep_queue_ttags),
 		cmocka_unit_test_setup_teardown(test_many_h2c_per_r2t, penv_setup, penv_teardown),
 		T(test_h2c_errors),
 	};

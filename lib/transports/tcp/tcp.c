@@ -315,7 +315,8 @@ static int tcp_pg_poll(void *arg, unsigned int budget)
 		c = ev[i].data.ptr;
 		if (c->dead)
 			continue;
-		if (ev[i].events & EPOLLOUT)
+		/* Terminating: only writes are left, and a send error ends it. */
+		if (c->terminating || (ev[i].events & EPOLLOUT))
 			work += tcp_conn_flush(c);
 		if (!c->dead && (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 			work += tcp_conn_rx(c, budget);
@@ -334,12 +335,21 @@ static int tcp_pg_add_qpair(void *arg, struct nvmft_qpair *qp)
 	struct tcp_tpg *tpg = arg;
 	struct tcp_conn *c = tcp_conn_of(qp);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	uint32_t deepest;
 
 	c->tpg = tpg;
 	c->stage = malloc(TCP_STAGE_SIZE);
 	if (c->stage == NULL)
 		return -ENOMEM;
 	memset(&c->params, 0, sizeof(c->params));
+	/*
+	 * Every TTAG must fit 16 bits, for the deepest queue this transport
+	 * allows; fixed for the connection's life, so no TTAG changes meaning.
+	 */
+	deepest = NVMFT_MAX(tpg->tr->opts.max_queue_depth, tpg->tr->opts.max_aq_depth);
+	c->r2t_shift = TCP_R2T_SHIFT;
+	while (c->r2t_shift > 0 && ((uint64_t)deepest << c->r2t_shift) > UINT16_MAX + 1u)
+		c->r2t_shift--;
 	/* Until Connect names the queue, allow what an admin queue allows. */
 	c->params.icd_max = NVMFT_MAX((uint32_t)TCP_ADMIN_ICD, tpg->tr->opts.in_capsule_data_size);
 	nvmft_tcp_rx_init(&c->rx, NVMFT_TCP_ROLE_CTRLR, &c->params);
@@ -422,23 +432,27 @@ void tcp_conn_close(struct tcp_conn *c, const char *why)
 void tcp_conn_fatal(struct tcp_conn *c, const struct nvmft_tcp_err *err, const void *hdr,
 		    size_t hdr_len)
 {
-	if (c->dead)
+	size_t n;
+
+	if (c->dead || c->terminating)
 		return;
 	nvmft_warn(tcp_tr_log(c->qp.tr), "tcp: fatal transport error (FES %u, FEI %u), qid %u",
 		   err->fes, err->fei, c->qp.qid);
-	if (!err->silent) {
-		/* Queued responses first, if the socket takes them; the TermReq goes last. */
-		tcp_conn_flush(c);
-		if (!c->dead && TAILQ_EMPTY(&c->txq) && c->ctl_len == 0) {
-			uint8_t buf[NVMFT_TCP_TERM_MAX_LEN];
-			size_t n = nvmft_tcp_enc_term(buf, NVMFT_TCP_C2H_TERM, err->fes, err->fei,
-						      hdr, hdr_len);
-
-			if (send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-				/* The connection goes either way. */
-			}
-		}
+	if (err->silent) {
+		tcp_conn_close(c, "fatal transport error");
+		return;
 	}
+	/* What the socket takes now still reaches the host; the TermReq goes last. */
+	tcp_conn_flush(c);
+	if (c->dead)
+		return;
+	/* Copied now: @hdr may be the receive machine's, which the next PDU overwrites. */
+	n = nvmft_tcp_enc_term(c->term, NVMFT_TCP_C2H_TERM, err->fes, err->fei, hdr, hdr_len);
+	tcp_conn_terminate(c, n);
+}
+
+void tcp_conn_terminated(struct tcp_conn *c)
+{
 	tcp_conn_close(c, "fatal transport error");
 }
 
@@ -481,7 +495,7 @@ int tcp_conn_reserve(struct tcp_conn *c, uint32_t depth, uint32_t icd_cap)
 		struct tcp_req *t = &b->reqs[i];
 
 		t->c = c;
-		t->ttag = (uint16_t)(c->nslots + i);
+		t->slot = (uint16_t)(c->nslots + i);
 		t->req.qpair = &c->qp;
 		t->icd = icd_cap ? (uint8_t *)b->icd + (size_t)i * icd_cap : NULL;
 		t->icd_cap = icd_cap;
@@ -538,5 +552,6 @@ const struct nvmft_transport_ops nvmft_tcp_ops = {
 	.qpair_free = tcp_qpair_free,
 	.qpair_get_peer = tcp_qpair_get_peer,
 	.req_complete = tcp_req_complete,
+	.req_recycle = tcp_req_recycle,
 	.req_buffers_ready = tcp_req_buffers_ready,
 };

@@ -224,8 +224,13 @@ uint16_t nvmft_tcp_check_hdr(enum nvmft_tcp_role role, const struct nvmft_tcp_pa
 		fes = tcp_check_data_pdu(role, p, ch, &len, err);
 		if (fes)
 			return fes;
+		/*
+		 * PLEN has passed every check against the common header and
+		 * frames the PDU in the stream; a DATAL that disagrees with the
+		 * data PLEN and PDO leave is the field in error.
+		 */
 		if (le32toh(d->datal) != len)
-			return tcp_bad_field(err, NVMFT_TCP_FEI_PLEN);
+			return tcp_bad_field(err, NVMFT_TCP_FEI_DATAL);
 		if (ch->type == NVMFT_TCP_H2C_DATA && len > p->maxh2cdata)
 			return tcp_fail(err, NVMFT_TCP_FES_R2T_LIMIT_EXCEEDED, 0, false);
 		break;

@@ -148,7 +148,8 @@ size_t nvmft_tcp_enc_r2t(void *buf, const struct nvmft_tcp_params *p, uint16_t c
 			 uint16_t ttag, uint32_t r2to, uint32_t r2tl);
 /*
  * A TermReq (@type NVMFT_TCP_C2H_TERM or NVMFT_TCP_H2C_TERM) carrying up
- * to 152 bytes of @pdu_hdr; @buf needs NVMFT_TCP_TERM_MAX_LEN bytes.
+ * to NVMFT_TCP_TERM_MAX_DATA (128) bytes of @pdu_hdr; @buf needs
+ * NVMFT_TCP_TERM_MAX_LEN (152) bytes.
  * Returns the whole PDU's length.
  */
 size_t nvmft_tcp_enc_term(void *buf, uint8_t type, uint16_t fes, uint32_t fei,

@@ -6,8 +6,9 @@
  *
  * A connection (struct tcp_conn) embeds the core queue pair and lives on
  * one poll group; everything in it is touched by that group's thread only.
- * Its requests (struct tcp_req) are preallocated slots, found by index: the
- * index is the R2T transfer tag.
+ * Its requests (struct tcp_req) are preallocated slots, found by index.
+ * The transfer tag of an R2T is that index with the R2T's sequence number
+ * within its command in the low bits (see tcp_ttag()).
  */
 #ifndef NVMFT_TCP_INTERNAL_H
 #define NVMFT_TCP_INTERNAL_H
@@ -29,6 +30,8 @@ enum {
 	TCP_INIT_SLOTS = 32,
 	/* R2Ts outstanding per command, whatever larger MAXR2T the host offers. */
 	TCP_R2T_MAX = 4,
+	/* Low TTAG bits that number a command's R2Ts (TCP_R2T_MAX of them). */
+	TCP_R2T_SHIFT = 2,
 	/* Receive staging buffer per connection. */
 	TCP_STAGE_SIZE = 32768,
 	/* Data at least this long goes straight from the socket into the request. */
@@ -57,7 +60,7 @@ struct tcp_conn;
 struct tcp_req {
 	struct nvmft_req req;
 	struct tcp_conn *c;
-	uint16_t ttag;          /* slot index */
+	uint16_t slot;          /* index in tcp_conn.slots */
 	uint8_t state;          /* enum tcp_req_state */
 	bool on_txq;
 	uint16_t h2c_status;    /* data digest failed: finish with this once the data is in */
@@ -98,6 +101,12 @@ struct tcp_conn {
 	struct tcp_tpg *tpg;    /* NULL until the group takes it */
 	int fd;
 	bool dead;              /* disconnected: no more traffic */
+	/*
+	 * A fatal error: nothing more is read, the PDU the socket is part-way
+	 * through is finished, then the C2HTermReq in term[] goes out and the
+	 * connection closes.
+	 */
+	bool terminating;
 	bool on_busy;
 	bool on_flush;
 	bool pollout;           /* EPOLLOUT armed */
@@ -120,11 +129,20 @@ struct tcp_conn {
 	uint8_t ctl[NVMFT_TCP_ICRESP_LEN];
 	uint32_t ctl_len;
 	uint32_t ctl_off;
+	/* C2HTermReq, sent after everything else. */
+	uint8_t term[NVMFT_TCP_TERM_MAX_LEN];
+	uint32_t term_len;
+	uint32_t term_off;
 	TAILQ_HEAD(, tcp_req) txq;
 	size_t tx_skip;         /* bytes of the head of txq already sent */
 
-	struct tcp_req **slots; /* by ttag */
+	struct tcp_req **slots; /* by slot index */
 	uint32_t nslots;
+	/*
+	 * TTAG bits that number a command's R2Ts: TCP_R2T_SHIFT, fewer when
+	 * the queue is so deep that slot << shift would not fit 16 bits.
+	 */
+	uint8_t r2t_shift;
 	uint32_t depth;         /* commands the host may have in flight: 32, then SQSIZE + 1 */
 	uint32_t busy;          /* slots taken */
 	struct tcp_block blocks[2];
@@ -155,12 +173,29 @@ static inline struct tcp_req *tcp_req_of(struct nvmft_req *req)
 	return nvmft_container_of(req, struct tcp_req, req);
 }
 
+/*
+ * The TTAG of the R2T numbered @seq (0, 1, ... in data order) of the
+ * command in @t's slot.  NVMe/TCP 1.0, 3.6.2.9 (R2T PDU, TTAG): the
+ * controller generates a TTAG unique to each outstanding R2T PDU on the
+ * connection, not one per command; the host echoes it in the H2CData PDUs
+ * that answer that R2T (3.6.2.7).  A command may have up to
+ * 1 << r2t_shift R2Ts outstanding, so the low bits keep them apart.
+ */
+static inline uint16_t tcp_ttag(const struct tcp_req *t, uint32_t seq)
+{
+	uint8_t shift = t->c->r2t_shift;
+
+	return (uint16_t)((uint32_t)t->slot << shift | (seq & ((1u << shift) - 1)));
+}
+
 /* tcp.c */
 /* Send a C2HTermReq (when the stream allows) and drop the connection. */
 void tcp_conn_fatal(struct tcp_conn *c, const struct nvmft_tcp_err *err, const void *hdr,
 		    size_t hdr_len);
 /* Drop the connection without a TermReq. */
 void tcp_conn_close(struct tcp_conn *c, const char *why);
+/* The connection is terminating and everything, its TermReq included, went out. */
+void tcp_conn_terminated(struct tcp_conn *c);
 /* Make room for @depth requests (ICReq, then Connect).  0 or -ENOMEM. */
 int tcp_conn_reserve(struct tcp_conn *c, uint32_t depth, uint32_t icd_cap);
 struct tcp_req *tcp_req_get(struct tcp_conn *c);
@@ -181,9 +216,24 @@ int nvmft_tcp_adopt_fd(struct nvmft_listener *l, int fd);
 int tcp_conn_rx(struct tcp_conn *c, unsigned int budget);
 /* Push queued PDUs to the socket; returns 1 if anything was sent. */
 int tcp_conn_flush(struct tcp_conn *c);
+/*
+ * Fatal error: stop reading, drop every queued PDU not yet started (the
+ * one part-way out is finished), queue the @len-byte TermReq in c->term
+ * behind it and start sending.  The connection closes once the TermReq is
+ * out, or when the stall timeout gives up on the host.
+ */
+void tcp_conn_terminate(struct tcp_conn *c, size_t len);
+/*
+ * Keep the PDUs of @t the socket has started on (the first @sent bytes of
+ * what @t has queued), drop those it has not; returns the bytes of @t
+ * still to send (0: it ended on a PDU boundary).
+ */
+size_t tcp_req_tx_trim(struct tcp_req *t, size_t sent);
 /* Give back every request the transport holds (disconnect). */
 void tcp_conn_drop_reqs(struct tcp_conn *c);
 void tcp_req_complete(struct nvmft_req *req);
 void tcp_req_buffers_ready(struct nvmft_req *req);
+/* An orphan's backend finished: the slot is free again. */
+void tcp_req_recycle(struct nvmft_req *req);
 
 #endif

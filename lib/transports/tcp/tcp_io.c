@@ -44,6 +44,24 @@ static const struct nvmft_logger *io_log(const struct tcp_conn *c)
 	return &c->qp.tr->tgt->log;
 }
 
+/*
+ * The host is done with @t.  An orphan (answered at a namespace's drain
+ * deadline while its backend still holds it) keeps its slot, as if still in
+ * the core, until tcp_req_recycle().
+ */
+static void tcp_req_done(struct tcp_req *t)
+{
+	if (nvmft_req_release(&t->req))
+		tcp_req_put(t);
+	else
+		t->state = TCP_REQ_CORE;
+}
+
+void tcp_req_recycle(struct nvmft_req *req)
+{
+	tcp_req_put(tcp_req_of(req));
+}
+
 static uint8_t short_hdr_len(const struct tcp_conn *c)
 {
 	return (uint8_t)(NVMFT_TCP_RSP_HLEN + (c->params.hdgst ? NVMFT_TCP_DIGEST_LEN : 0));
@@ -140,8 +158,7 @@ static void tx_done(struct tcp_req *t)
 	if (response) {
 		t->tx_c2h = false;
 		t->tx_rsp = false;
-		nvmft_req_release(&t->req);
-		tcp_req_put(t);
+		tcp_req_done(t);
 	}
 }
 
@@ -157,7 +174,14 @@ static void tx_consume(struct tcp_conn *c, size_t n)
 	}
 	while (n > 0) {
 		struct tcp_req *t = TAILQ_FIRST(&c->txq);
-		size_t left = tx_bytes(t) - c->tx_skip;
+		size_t left;
+
+		if (t == NULL) {
+			/* Only the TermReq comes after the queue. */
+			c->term_off += (uint32_t)n;
+			return;
+		}
+		left = tx_bytes(t) - c->tx_skip;
 
 		if (n < left) {
 			c->tx_skip += n;
@@ -209,7 +233,9 @@ static void stall_timer_start(struct tcp_conn *c, uint64_t from_ms)
 
 static void tx_pollout(struct tcp_conn *c, bool on)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c };
+	/* A terminating connection reads nothing more: input must not wake the group. */
+	struct epoll_event ev = { .events = (c->terminating ? 0 : EPOLLIN) | (on ? EPOLLOUT : 0),
+				  .data.ptr = c };
 
 	if (c->pollout == on)
 		return;
@@ -258,14 +284,20 @@ int tcp_conn_flush(struct tcp_conn *c)
 		struct tx_vec v = { .iov = iov, .max = TCP_TX_IOV };
 		struct msghdr msg = { .msg_iov = iov };
 		struct tcp_req *t;
+		bool all = true;
 		ssize_t r;
 
 		if (c->ctl_off < c->ctl_len)
 			tx_add(&v, c->ctl + c->ctl_off, c->ctl_len - c->ctl_off);
 		v.skip = c->tx_skip;
-		TAILQ_FOREACH(t, &c->txq, link)
-			if (!tx_add_req(&v, t))
+		TAILQ_FOREACH(t, &c->txq, link) {
+			if (!tx_add_req(&v, t)) {
+				all = false;
 				break;
+			}
+		}
+		if (all && c->term_off < c->term_len)
+			tx_add(&v, c->term + c->term_off, c->term_len - c->term_off);
 		if (v.total == 0)
 			break;
 		msg.msg_iovlen = (size_t)v.n;
@@ -295,8 +327,69 @@ int tcp_conn_flush(struct tcp_conn *c)
 	if (!c->dead) {
 		tx_off_flush_list(c);
 		tx_pollout(c, false);
+		/* The TermReq, and everything before it, is out. */
+		if (c->terminating)
+			tcp_conn_terminated(c);
 	}
 	return sent;
+}
+
+size_t tcp_req_tx_trim(struct tcp_req *t, size_t sent)
+{
+	const struct tcp_conn *c = t->c;
+	size_t hl = short_hdr_len(c), end = 0;
+	uint8_t r2ts = 0;
+
+	/* The R2Ts come first, then C2HData, then the CapsuleResp. */
+	while (r2ts < t->r2t_pending && end < sent) {
+		end += hl;
+		r2ts++;
+	}
+	if (end >= sent) {
+		t->r2t_pending = r2ts;
+		t->tx_c2h = false;
+		t->tx_rsp = false;
+	} else if (t->tx_c2h) {
+		end += t->c2h_hdr_len + (size_t)t->req.length +
+		       (c->params.ddgst ? NVMFT_TCP_DIGEST_LEN : 0);
+		if (end >= sent)
+			t->tx_rsp = false;
+	}
+	return tx_bytes(t) - sent;
+}
+
+void tcp_conn_terminate(struct tcp_conn *c, size_t len)
+{
+	struct epoll_event ev = { .events = c->pollout ? EPOLLOUT : 0, .data.ptr = c };
+	struct tcp_req *t = TAILQ_FIRST(&c->txq), *next;
+
+	c->terminating = true;
+	c->term_len = (uint32_t)len;
+	c->term_off = 0;
+	/*
+	 * A PDU cut short would leave the host unable to find the TermReq in
+	 * the stream: the one part-way out is finished, the rest never
+	 * starts.  An ICResp not started yet is dropped like any other PDU.
+	 */
+	if (c->ctl_off == 0)
+		c->ctl_len = 0;
+	if (t != NULL && c->tx_skip > 0) {
+		next = TAILQ_NEXT(t, link);
+		if (tcp_req_tx_trim(t, c->tx_skip) == 0) {
+			/* It ended on a PDU boundary: nothing of it is left to send. */
+			c->tx_skip = 0;
+			tx_done(t);
+		}
+		t = next;
+	}
+	/* Requests taken off the queue are given back when the connection closes. */
+	for (; t != NULL; t = next) {
+		next = TAILQ_NEXT(t, link);
+		TAILQ_REMOVE(&c->txq, t, link);
+		t->on_txq = false;
+	}
+	epoll_ctl(c->tpg->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	tcp_conn_flush(c);
 }
 
 /* ---- Completions ------------------------------------------------------------------ */
@@ -317,7 +410,12 @@ static void conn_connected(struct tcp_conn *c)
 		nvmft_err(io_log(c), "tcp: no memory for %u requests on qid %u", c->qp.sqsize + 1u,
 			  c->qp.qid);
 		tcp_conn_close(c, "out of memory");
+		return;
 	}
+	/* Tells a test (and an operator) which path reads take on this queue. */
+	if (c->qp.sq_flow_disabled)
+		nvmft_debug(io_log(c), "tcp: qid %u: SQ flow control disabled: reads end with %s",
+			    c->qp.qid, o->c2h_success ? "C2HData SUCCESS" : "a CapsuleResp");
 }
 
 static bool is_connect(const struct nvmft_cmd *cmd)
@@ -332,15 +430,15 @@ void tcp_req_complete(struct nvmft_req *req)
 	struct tcp_conn *c = t->c;
 	uint16_t status = nvmft_status_from_wire(req->cpl.status);
 
-	if (!c->dead && status == 0 && is_connect(&req->cmd))
+	if (!c->dead && !c->terminating && status == 0 && is_connect(&req->cmd))
 		conn_connected(c);
-	if (c->dead) {
+	/* Nothing but the TermReq goes out any more. */
+	if (c->dead || c->terminating) {
 		if (t->on_txq) {
 			TAILQ_REMOVE(&c->txq, t, link);
 			t->on_txq = false;
 		}
-		nvmft_req_release(req);
-		tcp_req_put(t);
+		tcp_req_done(t);
 		return;
 	}
 	t->state = TCP_REQ_TX;
@@ -380,7 +478,8 @@ static uint32_t r2t_outstanding(const struct tcp_req *t)
 static void issue_r2ts(struct tcp_req *t)
 {
 	struct tcp_conn *c = t->c;
-	uint32_t max = c->params.maxr2t >= TCP_R2T_MAX - 1u ? TCP_R2T_MAX : c->params.maxr2t + 1;
+	/* As many as the host takes, and as the TTAG has sequence numbers for. */
+	uint32_t max = NVMFT_MIN(c->params.maxr2t, (1u << c->r2t_shift) - 1) + 1;
 	bool queued = false;
 
 	while (t->r2t_off < t->req.length && r2t_outstanding(t) < max &&
@@ -388,7 +487,7 @@ static void issue_r2ts(struct tcp_req *t)
 		uint32_t len = NVMFT_MIN(t->r2t_size, t->req.length - t->r2t_off);
 
 		nvmft_tcp_enc_r2t(t->r2t_hdr[t->r2t_pending], &c->params, le16toh(t->req.cmd.cid),
-				  t->ttag, t->r2t_off, len);
+				  tcp_ttag(t, t->r2t_off / t->r2t_size), t->r2t_off, len);
 		t->r2t_pending++;
 		t->r2t_off += len;
 		queued = true;
@@ -508,9 +607,8 @@ void tcp_req_buffers_ready(struct nvmft_req *req)
 {
 	struct tcp_req *t = tcp_req_of(req);
 
-	if (t->c->dead) {
-		nvmft_req_release(req);
-		tcp_req_put(t);
+	if (t->c->dead || t->c->terminating) {
+		tcp_req_done(t);
 		return;
 	}
 	if (req->iovcnt == 0) {
@@ -599,22 +697,28 @@ static void rx_h2c_hdr(struct tcp_conn *c)
 {
 	const struct nvmft_tcp_data *h = nvmft_tcp_rx_hdr(&c->rx);
 	uint16_t ttag = le16toh(h->ttag);
+	uint32_t slot = (uint32_t)ttag >> c->r2t_shift;
 	struct nvmft_tcp_err err;
 	uint64_t end, r2t_end;
 	struct tcp_req *t;
 
-	/* TTAG is the slot; it must be a command we asked data for. */
-	if (ttag >= c->nslots || c->slots[ttag]->state != TCP_REQ_H2C) {
+	/* The TTAG names the slot of a command we asked data for... */
+	if (slot >= c->nslots || c->slots[slot]->state != TCP_REQ_H2C) {
 		rx_fatal(c, NVMFT_TCP_FES_INVALID_HEADER_FIELD, NVMFT_TCP_FEI_TTAG);
 		return;
 	}
-	t = c->slots[ttag];
+	t = c->slots[slot];
 	if (h->cccid != t->req.cmd.cid) {
 		rx_fatal(c, NVMFT_TCP_FES_INVALID_HEADER_FIELD, NVMFT_TCP_FEI_CCCID);
 		return;
 	}
 	if (nvmft_tcp_check_h2c_window(h, 0, t->r2t_off, t->h2c_got, &err) != 0) {
 		tcp_conn_fatal(c, &err, h, c->rx.hdr_total);
+		return;
+	}
+	/* ...and the R2T whose window the data is in (data comes in order). */
+	if (ttag != tcp_ttag(t, le32toh(h->datao) / t->r2t_size)) {
+		rx_fatal(c, NVMFT_TCP_FES_INVALID_HEADER_FIELD, NVMFT_TCP_FEI_TTAG);
 		return;
 	}
 	/*
@@ -723,7 +827,7 @@ int tcp_conn_rx(struct tcp_conn *c, unsigned int budget)
 	unsigned int pdus = 0;
 	bool got = false, left;
 
-	while (!c->dead && pdus < budget) {
+	while (!c->dead && !c->terminating && pdus < budget) {
 		enum nvmft_tcp_rx_event ev = NVMFT_TCP_RX_NEED_MORE;
 		ssize_t r;
 
@@ -769,7 +873,7 @@ read_failed:
 		break;
 	}
 	/* Bytes staged but not yet parsed: no socket event will announce them. */
-	left = !c->dead && c->stage_off < c->stage_len;
+	left = !c->dead && !c->terminating && c->stage_off < c->stage_len;
 	if (left && !c->on_busy) {
 		TAILQ_INSERT_TAIL(&c->tpg->busy, c, busy_link);
 		c->on_busy = true;
@@ -801,13 +905,11 @@ void tcp_conn_drop_reqs(struct tcp_conn *c)
 			if (t->req.state != NVMFT_REQ_WAIT_BUF)
 				break;
 			nvmft_req_cancel_buffer_wait(&t->req);
-			nvmft_req_release(&t->req);
-			tcp_req_put(t);
+			tcp_req_done(t);
 			break;
 		case TCP_REQ_H2C:
 		case TCP_REQ_TX:
-			nvmft_req_release(&t->req);
-			tcp_req_put(t);
+			tcp_req_done(t);
 			break;
 		default:
 			break;
@@ -818,4 +920,6 @@ void tcp_conn_drop_reqs(struct tcp_conn *c)
 	c->tx_skip = 0;
 	c->ctl_len = 0;
 	c->ctl_off = 0;
+	c->term_len = 0;
+	c->term_off = 0;
 }

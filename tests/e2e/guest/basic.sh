@@ -185,31 +185,14 @@ flush() {
 		e2e_bad "write + fsync failed"
 }
 
-# three_mib OFFSET_MIB: write a fresh random MiB at each of the three MiB
-# from OFFSET_MIB; keeps them in /tmp/p0 /tmp/p1 /tmp/p2.
-three_mib() {
-	local i
-	for i in 0 1 2; do
-		e2e_write_random "$dev" $(($1 + i)) 1 /tmp/p$i ||
-			{ e2e_bad "write at MiB $(($1 + i)) failed"; return 1; }
-	done
-}
-
-# the middle MiB of the three at OFFSET_MIB reads as zeroes, the others intact
-middle_zeroed() {
-	e2e_region_is /tmp/p0 "$dev" "$1" 1 &&
-		e2e_region_is zero "$dev" $(($1 + 1)) 1 &&
-		e2e_region_is /tmp/p2 "$dev" $(($1 + 2)) 1
-}
-
 write_zeroes() {
 	local off=16
-	three_mib $off || return 1
+	e2e_three_mib "$dev" $off || return 1
 	e2e_region_is /tmp/p1 "$dev" $((off + 1)) 1 || return 1
 	# --block-count is zero-based: 2048 blocks of 512 bytes = 1 MiB.
 	lh_run nvme write-zeroes "$dev" --start-block=$(((off + 1) * 2048)) --block-count=2047 ||
 		{ e2e_bad "nvme write-zeroes failed"; return 1; }
-	middle_zeroed $off
+	e2e_middle_zeroed "$dev" $off
 }
 
 # Compare (advertised in ONCS): matching data succeeds, different data fails
@@ -237,10 +220,10 @@ compare() {
 # Deallocate through nvme-cli: one 16-byte range, exactly the range list.
 discard_dsm() {
 	local off=24
-	three_mib $off || return 1
+	e2e_three_mib "$dev" $off || return 1
 	lh_run nvme dsm "$dev" --ad --slbs=$(((off + 1) * 2048)) --blocks=2048 ||
 		{ e2e_bad "nvme dsm --ad failed"; return 1; }
-	middle_zeroed $off
+	e2e_middle_zeroed "$dev" $off
 }
 
 # Deallocate through the block layer.  Linux sends the range list in a
@@ -250,10 +233,10 @@ discard_blk() {
 	local off=40 max
 	max=$(cat /sys/block/${dev#/dev/}/queue/discard_max_bytes)
 	e2e_ge "discard_max_bytes" "$max" 1048576 || return 1
-	three_mib $off || return 1
+	e2e_three_mib "$dev" $off || return 1
 	lh_run blkdiscard -o $(((off + 1) << 20)) -l $((1 << 20)) "$dev" ||
 		{ e2e_bad "blkdiscard failed"; dmesg | tail -5; return 1; }
-	middle_zeroed $off
+	e2e_middle_zeroed "$dev" $off
 }
 
 reconnect() {

@@ -117,6 +117,24 @@ e2e_region_is() {
 	fi
 }
 
+# e2e_three_mib DEV OFFSET_MIB: write a fresh random MiB at each of the three
+# MiB from OFFSET_MIB; keeps them in /tmp/p0 /tmp/p1 /tmp/p2.
+e2e_three_mib() {
+	local i
+	for i in 0 1 2; do
+		e2e_write_random "$1" $(($2 + i)) 1 /tmp/p$i ||
+			{ e2e_bad "write at MiB $(($2 + i)) failed"; return 1; }
+	done
+}
+
+# e2e_middle_zeroed DEV OFFSET_MIB: the middle MiB of the three written by
+# e2e_three_mib reads as zeroes, the others are intact.
+e2e_middle_zeroed() {
+	e2e_region_is /tmp/p0 "$1" "$2" 1 &&
+		e2e_region_is zero "$1" $(($2 + 1)) 1 &&
+		e2e_region_is /tmp/p2 "$1" $(($2 + 2)) 1
+}
+
 # e2e_connect NQN [nvme connect options...]: connect, print the block device.
 e2e_connect() {
 	local nqn=$1

@@ -1117,6 +1117,68 @@ static void test_discovery_entry(void **state)
 	free(log);
 }
 
+/*
+ * A fatal error cuts the send queue at a PDU boundary: of the request at
+ * its head, the PDUs the socket has started on stay (the last one to be
+ * finished), the rest go.  Checked at every boundary and one byte past it,
+ * with and without digests.
+ */
+static void test_tx_trim(void **state)
+{
+	(void)state;
+	for (int dg = 0; dg < 2; dg++) {
+		size_t hl = dg ? 28 : 24, dd = dg ? 4 : 0, c2h = hl + 4096 + dd;
+		const struct {
+			size_t sent;
+			uint8_t r2ts;
+			bool c2h, rsp;
+			size_t left;
+		} cases[] = {
+			{ 1, 1, false, false, hl - 1 },
+			{ hl - 1, 1, false, false, 1 },
+			{ hl, 1, false, false, 0 },
+			{ hl + 1, 2, false, false, hl - 1 },
+			{ 2 * hl, 2, false, false, 0 },
+			{ 2 * hl + 1, 2, true, false, c2h - 1 },
+			{ 2 * hl + c2h - 1, 2, true, false, 1 },
+			{ 2 * hl + c2h, 2, true, false, 0 },
+			{ 2 * hl + c2h + 1, 2, true, true, hl - 1 },
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct tcp_conn c;
+			struct tcp_req t;
+
+			memset(&c, 0, sizeof(c));
+			memset(&t, 0, sizeof(t));
+			c.params.hdgst = dg;
+			c.params.ddgst = dg;
+			t.c = &c;
+			t.r2t_pending = 2;
+			t.tx_c2h = true;
+			t.c2h_hdr_len = (uint8_t)hl;
+			t.req.length = 4096;
+			t.tx_rsp = true;
+			assert_int_equal(tcp_req_tx_trim(&t, cases[i].sent), cases[i].left);
+			assert_int_equal(t.r2t_pending, cases[i].r2ts);
+			assert_int_equal(t.tx_c2h, cases[i].c2h);
+			assert_int_equal(t.tx_rsp, cases[i].rsp);
+		}
+	}
+	/* A lone response part-way out stays whole. */
+	{
+		struct tcp_conn c;
+		struct tcp_req t;
+
+		memset(&c, 0, sizeof(c));
+		memset(&t, 0, sizeof(t));
+		t.c = &c;
+		t.tx_rsp = true;
+		assert_int_equal(tcp_req_tx_trim(&t, 10), 14);
+		assert_true(t.tx_rsp);
+	}
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1136,6 +1198,7 @@ int main(void)
 		T(test_fatal_sequence),
 		T(test_fatal_h2c),
 		T(test_queue_overflow),
+		cmocka_unit_test(test_tx_trim),
 		T(test_io_icd_limit),
 		T(test_slow_reader),
 		T(test_kick_wakes_group),

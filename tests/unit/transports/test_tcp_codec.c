@@ -384,14 +384,23 @@ static void test_plen(void **state)
 	nvmft_tcp_enc_h2c_data(hdr, &p, 1, 0, 0, 100, true);
 	assert_int_equal(check(CTRLR, &p, hdr, &fei, &dl), 0);
 	assert_int_equal(dl, 100);
+	/* PLEN frames the PDU and passed its checks: DATAL is the field in error. */
 	((struct nvmft_tcp_data *)(void *)hdr)->datal = htole32(99);
-	assert_fes(CTRLR, &p, hdr, NVMFT_TCP_FES_INVALID_HEADER_FIELD, 4);
-	/* TermReq: 24..176 bytes, else close quietly. */
+	assert_fes(CTRLR, &p, hdr, NVMFT_TCP_FES_INVALID_HEADER_FIELD, 16);
+	((struct nvmft_tcp_data *)(void *)hdr)->datal = htole32(100);
+	ch->plen = htole32(le32toh(ch->plen) + 4);
+	assert_fes(CTRLR, &p, hdr, NVMFT_TCP_FES_INVALID_HEADER_FIELD, 16);
+	/* The same rule for C2HData on the host side. */
+	nvmft_tcp_enc_c2h_data(hdr, &p, 1, 0, 100, NVMFT_TCP_F_DATA_LAST);
+	assert_int_equal(check(HOST, &p, hdr, &fei, &dl), 0);
+	((struct nvmft_tcp_data *)(void *)hdr)->datal = htole32(101);
+	assert_fes(HOST, &p, hdr, NVMFT_TCP_FES_INVALID_HEADER_FIELD, 16);
+	/* TermReq: 24..152 bytes (128 of them the offending header), else close quietly. */
 	nvmft_tcp_enc_term(hdr, NVMFT_TCP_H2C_TERM, 1, 0, term_src, sizeof(term_src));
-	assert_int_equal(le32toh(ch->plen), 176);
+	assert_int_equal(le32toh(ch->plen), 152);
 	assert_int_equal(check(CTRLR, &p, hdr, &fei, &dl), 0);
-	assert_int_equal(dl, 152);
-	ch->plen = htole32(177);
+	assert_int_equal(dl, 128);
+	ch->plen = htole32(153);
 	assert_int_equal(nvmft_tcp_validate(CTRLR, &p, hdr, &dl, &err), 1);
 	assert_int_equal(err.fei, 4);
 	assert_true(err.silent);
@@ -689,29 +698,29 @@ static void test_roundtrip_term(void **state)
 
 	(void)state;
 	fill(off, sizeof(off), 9);
-	/* Clipped to 152 bytes of offending header. */
+	/* Clipped to 128 bytes of offending header: a 152-byte PDU, the most a TermReq may be. */
 	n = nvmft_tcp_enc_term(b, NVMFT_TCP_C2H_TERM, NVMFT_TCP_FES_INVALID_HEADER_FIELD,
 			       0x01020304, off, sizeof(off));
-	assert_int_equal(n, 176);
+	assert_int_equal(n, 152);
 	assert_int_equal(t->ch.type, NVMFT_TCP_C2H_TERM);
 	assert_int_equal(t->ch.flags, 0);
 	assert_int_equal(t->ch.hlen, 24);
 	assert_int_equal(t->ch.pdo, 0);
-	assert_int_equal(le32toh(t->ch.plen), 176);
+	assert_int_equal(le32toh(t->ch.plen), 152);
 	/* FES at byte 8, FEI at byte 10, both little-endian. */
 	assert_int_equal(b[8], 1);
 	assert_int_equal(b[9], 0);
 	assert_int_equal(b[10], 0x04);
 	assert_int_equal(b[13], 0x01);
-	assert_memory_equal(b + 24, off, 152);
+	assert_memory_equal(b + 24, off, 128);
 
 	nvmft_tcp_rx_init(&rx, HOST, &p);
 	used = feed_expect(&rx, b, n, NVMFT_TCP_RX_HEADER);
 	assert_int_equal(used, 24);
-	assert_int_equal(nvmft_tcp_rx_data_len(&rx), 152);
+	assert_int_equal(nvmft_tcp_rx_data_len(&rx), 128);
 	assert_int_equal(nvmft_tcp_rx_set_data_dest(&rx, &dst, 1, 0), 0);
-	assert_int_equal(feed_expect(&rx, b + used, n - used, NVMFT_TCP_RX_PDU_DONE), 152);
-	assert_memory_equal(got, off, 152);
+	assert_int_equal(feed_expect(&rx, b + used, n - used, NVMFT_TCP_RX_PDU_DONE), 128);
+	assert_memory_equal(got, off, 128);
 
 	n = nvmft_tcp_enc_term(b, NVMFT_TCP_H2C_TERM, NVMFT_TCP_FES_PDU_SEQUENCE_ERROR, 0, off, 8);
 	assert_int_equal(n, 32);
