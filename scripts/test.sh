@@ -1,31 +1,38 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# libnvmft's test command: install dependencies, build, run every test suite,
-# run the unit and protocol suites again under valgrind memcheck, then
-# rebuild with AddressSanitizer + UBSan and run the unit, protocol,
-# examples, fuzz-replay and soak suites again.  Ends with one line
-# "N passed, N failed" (all passes summed) and exits non-zero when anything
-# failed.
+# libnvmft's test command: install dependencies, build, and run four passes:
+#   main        every test suite, gcc, default options (build/);
+#   valgrind    memcheck over the same build: unit, proto, abi, stress,
+#               fuzz replay and examples (build/);
+#   sanitizers  gcc with AddressSanitizer + UBSan: every suite but the VM
+#               ones (build-asan/);
+#   clang-fuzz  clang with -Dfuzz=true: a -Werror build of everything with
+#               clang, the unit, proto and fuzz replay suites, and each
+#               libFuzzer target for a short fixed time (build-fuzz/).
+# Ends with one line "N passed, N failed" (all passes summed) and exits
+# non-zero when anything failed.
 #
-# Usage: scripts/test.sh [--quick] [--no-e2e] [--no-deps] [--no-valgrind]
-#   --quick        skip the valgrind and sanitizer passes
+# Usage: scripts/test.sh [--quick] [--no-e2e] [--no-deps] [--no-valgrind] [--no-fuzz]
+#   --quick        only the main pass
 #   --no-e2e       skip the suites that boot the Linux host VM (e2e, tools-vm)
 #                  and the VM preparation
 #   --no-deps      do not run scripts/setup-deps.sh (needs no root then)
 #   --no-valgrind  skip the valgrind pass only
-# Build directories: build/ (default options; also the valgrind pass) and
-# build-asan/.
+#   --no-fuzz      skip the clang-fuzz pass only
+# Env: NVMFT_BUILD_PREFIX=P  build directories P, P-asan and P-fuzz
+#                            (default: build, build-asan, build-fuzz)
 set -euo pipefail
 
-quick=0 e2e=1 deps=1 vg=1
+quick=0 e2e=1 deps=1 vg=1 fuzz=1
 for a in "$@"; do
 	case $a in
 	--quick) quick=1 ;;
 	--no-e2e) e2e=0 ;;
 	--no-deps) deps=0 ;;
 	--no-valgrind) vg=0 ;;
+	--no-fuzz) fuzz=0 ;;
 	-h | --help)
-		sed -n '3,17p' "$0"
+		sed -n '3,23p' "$0"
 		exit 0
 		;;
 	*)
@@ -38,23 +45,61 @@ done
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 
-# The main pass runs every suite (unit, proto, abi, fuzz replay, soak, e2e,
-# ...) unless told otherwise; the checking passes name their suites: the VM
-# runs would only add time there.
+prefix=${NVMFT_BUILD_PREFIX:-build}
+case $prefix in
+'' | */* | -*)
+	echo "test.sh: NVMFT_BUILD_PREFIX must be a plain directory name" >&2
+	exit 2
+	;;
+esac
+main_dir=$prefix asan_dir=$prefix-asan fuzz_dir=$prefix-fuzz
+
+# Which suites each pass runs, and why the others are left out of it.
+#
+# main: everything defined (fuzz-run is defined only with -Dfuzz=true).
 main_args=()
 if [ $e2e = 0 ]; then
 	main_args=(--no-suite e2e --no-suite tools-vm)
 fi
-asan_args=(--suite unit --suite proto --suite examples --suite fuzz --suite soak)
-vg_suites=(unit proto)
-# Left out of the valgrind pass, and why (both run in the other passes):
+# valgrind (memcheck, 10-50 times slower).  Left out:
+# - soak: its phases last a fixed wall-clock time and fail when an answer
+#   takes 10 s or a kind of fault never happened, which is what valgrind's
+#   slowdown and serialised threads do to it; and its io_uring phase sends
+#   data the kernel wrote, which memcheck reports as uninitialised (the
+#   reason backends_uring is skipped below);
+# - tools: each run moves 1,000-20,000 I/Os between nvmft-perf and
+#   nvmft-tgt, started by bash: traced, that is 80 s a run, and memcheck
+#   reports bash's own leaks; the sanitizer pass runs them;
+# - e2e, tools-vm: the Linux host VM, minutes per test; the target there is
+#   the main pass's nvmft-tgt, which examples runs under valgrind.
+# --trace-children checks what tests start (nvmft-tgt in examples, the
+# children of the fuzz replay's --expect-crash); -q keeps valgrind's banner
+# off the stderr those tests check.
+vg_suites=(unit proto abi stress fuzz examples)
+# Tests of those suites left out of the valgrind pass, and why (all of them
+# run in the other passes):
+# - symbols, kerneldoc, abidiff: Python scripts that read the headers and
+#   the built library and run none of it; traced, memcheck would check the
+#   Python interpreter;
 # - backends_uring: the kernel fills read buffers through io_uring, which
 #   memcheck cannot see, so every check of data read back is reported as
 #   depending on uninitialised bytes;
 # - backends_malloc: test_create_large_lazy reserves 64 GiB (MAP_NORESERVE),
 #   more address space than valgrind's manager hands out, so it fails.
-vg_skip=(backends_uring backends_malloc)
-vg_wrapper="valgrind --leak-check=full --error-exitcode=9 --errors-for-leak-kinds=definite,indirect"
+vg_skip=(symbols kerneldoc abidiff backends_uring backends_malloc)
+vg_wrapper="valgrind -q --trace-children=yes --leak-check=full --error-exitcode=9"
+vg_wrapper+=" --errors-for-leak-kinds=definite,indirect"
+# sanitizers (ASan + UBSan, gcc).  Left out: e2e and tools-vm, as for
+# valgrind (minutes of VM per test).
+asan_args=(--suite unit --suite proto --suite abi --suite stress --suite examples --suite fuzz
+	--suite soak --suite tools)
+# clang-fuzz.  Building it is a clang -Werror check of every target.  The
+# suites it runs: fuzz-run (the reason for the pass), and unit, proto and
+# fuzz replay, seconds each, to run the clang-compiled library.  Left out:
+# abi, stress, examples, soak, tools, e2e, tools-vm: the same code as
+# compiled by gcc runs them in the passes above (e2e is not even defined
+# here: -De2e=disabled).
+fuzz_args=(--suite unit --suite proto --suite fuzz --suite fuzz-run)
 
 step() { printf '\n==== %s (%ds)\n' "$*" $(($(date +%s) - start)); }
 run() {
@@ -82,8 +127,9 @@ if [ $deps = 1 ]; then
 	fi
 fi
 
-# Results of each pass: "<dir> <log base> <meson test exit status>", or
-# "<dir> <log base> build" when it did not build (counted as one failure).
+# Results of each pass: "<pass> <dir> <log base> <meson test exit status>",
+# or "<pass> <dir> <log base> build" when it did not build (counted as one
+# failure).
 results=()
 
 configure() { # dir, options...
@@ -96,15 +142,15 @@ configure() { # dir, options...
 	fi
 }
 
-build() { # dir, log base
-	step "build $1"
-	if ! run ninja -C "$1"; then
-		results+=("$1 $2 build")
+build() { # pass, dir, log base
+	step "build $2"
+	if ! run ninja -C "$2"; then
+		results+=("$1 $2 $3 build")
 		return 1
 	fi
 }
 
-test_pass() { # name, dir, log, timeout multiplier, meson test arguments...
+test_pass() { # pass, dir, log, timeout multiplier, meson test arguments...
 	local name=$1 dir=$2 log=$3 mult=$4 rc=0
 	shift 4
 	step "$name: test ${*:-(all suites)}"
@@ -114,7 +160,7 @@ test_pass() { # name, dir, log, timeout multiplier, meson test arguments...
 	rm -f "$dir/meson-logs/$log.json"
 	run meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier "$mult" \
 		--logbase testsh "$@" || rc=$?
-	results+=("$dir $log $rc")
+	results+=("$name $dir $log $rc")
 }
 
 vg_suite_args=()
@@ -137,46 +183,59 @@ valgrind_pass() {
 	local vg_list=()
 	if ! command -v valgrind >/dev/null; then
 		echo "test.sh: valgrind is not installed (scripts/setup-deps.sh installs it)" >&2
-		results+=("build testsh-valgrind build")
+		results+=("valgrind $main_dir testsh-valgrind build")
 		return
 	fi
-	mapfile -t vg_list < <(vg_tests build)
+	mapfile -t vg_list < <(vg_tests "$main_dir")
 	if [ ${#vg_list[@]} = 0 ]; then
 		echo "test.sh: no tests to run under valgrind" >&2
-		results+=("build testsh-valgrind build")
+		results+=("valgrind $main_dir testsh-valgrind build")
 		return
 	fi
-	# Names and suites together select their intersection.  Valgrind runs
-	# 10-50 times slower; on failure meson prints its report (stderr).
-	timed valgrind test_pass "valgrind" build testsh-valgrind 10 --wrapper "$vg_wrapper" \
+	# Names and suites together select their intersection.  On failure
+	# meson prints the test's stderr, which has valgrind's report.
+	timed valgrind test_pass valgrind "$main_dir" testsh-valgrind 10 --wrapper "$vg_wrapper" \
 		"${vg_suite_args[@]}" "${vg_list[@]}"
 }
 
-step "configure build/"
-if configure build; then
-	if timed build build build testsh; then
-		timed main test_pass "main" build testsh 1 ${main_args[@]+"${main_args[@]}"}
+step "configure $main_dir/"
+if configure "$main_dir"; then
+	if timed build build main "$main_dir" testsh; then
+		timed main test_pass main "$main_dir" testsh 1 ${main_args[@]+"${main_args[@]}"}
 		if [ $quick = 0 ] && [ $vg = 1 ]; then
 			valgrind_pass
 		fi
 	fi
 else
-	results+=("build testsh build")
+	results+=("main $main_dir testsh build")
 fi
 
 if [ $quick = 0 ]; then
-	step "configure build-asan/"
+	step "configure $asan_dir/"
 	# gcc: its sanitizer runtimes ship with the compiler; b_lundef=false
 	# because sanitized shared objects leave runtime symbols to the program.
-	if CC=${ASAN_CC:-gcc} CXX=${ASAN_CXX:-g++} configure build-asan \
+	if CC=${ASAN_CC:-gcc} CXX=${ASAN_CXX:-g++} configure "$asan_dir" \
 		-Db_sanitize=address,undefined -Db_lundef=false; then
-		if timed build-asan build build-asan testsh; then
+		if timed build-asan build sanitizers "$asan_dir" testsh; then
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 				UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-				timed sanitizers test_pass "sanitizers" build-asan testsh 3 "${asan_args[@]}"
+				timed sanitizers test_pass sanitizers "$asan_dir" testsh 3 "${asan_args[@]}"
 		fi
 	else
-		results+=("build-asan testsh build")
+		results+=("sanitizers $asan_dir testsh build")
+	fi
+fi
+
+if [ $quick = 0 ] && [ $fuzz = 1 ]; then
+	step "configure $fuzz_dir/"
+	# The fuzzers need clang and its runtimes (libclang-rt-14-dev).  The
+	# VM tests are not defined here: they belong to the main pass.
+	if CC=clang CXX=clang++ configure "$fuzz_dir" -Dfuzz=true -De2e=disabled; then
+		if timed build-fuzz build clang-fuzz "$fuzz_dir" testsh; then
+			timed clang-fuzz test_pass clang-fuzz "$fuzz_dir" testsh 1 "${fuzz_args[@]}"
+		fi
+	else
+		results+=("clang-fuzz $fuzz_dir testsh build")
 	fi
 fi
 
@@ -191,8 +250,8 @@ timings, results = args[:sep], args[sep + 1:]
 passed = failed = skipped = 0
 bad = []
 for entry in results:
-    d, base, status = entry.rsplit(" ", 2)
-    name = "%s/ (%s)" % (d, "valgrind" if base.endswith("valgrind") else "pass")
+    pass_name, d, base, status = entry.rsplit(" ", 3)
+    name = "%s (%s/)" % (pass_name, d)
     if status == "build":
         failed += 1
         bad.append("%s: configure or build failed" % name)
