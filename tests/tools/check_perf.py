@@ -70,7 +70,9 @@ def main():
                   f"latencies out of order: {lat}")
             check(lat["min"] <= lat["avg"] <= lat["max"], f"average out of range: {lat}")
     check(res["cpu"]["percent"] >= 0, "negative CPU")
-    check(sum(t["queues"] for t in res["cpu"]["threads"]) == params["queues"],
+    # An idle run starts no worker threads: the main thread holds the queues.
+    check(params.get("idle") or
+          sum(t["queues"] for t in res["cpu"]["threads"]) == params["queues"],
           "thread queue counts do not add up to --queues")
     check(sum(t["ios"] for t in res["cpu"]["threads"]) == res["ios"],
           "per-thread I/O counts do not add up")
@@ -109,6 +111,13 @@ def main():
         elif key == "threads":
             check(len(res["cpu"]["threads"]) == int(val),
                   f"{len(res['cpu']['threads'])} threads, expected {val}")
+        elif key == "idle":
+            check(res["ok"] is True and status == 0, f"idle run failed: {res['error']}")
+            check(params["idle"] is True, "params.idle is not true")
+            check(res["ios"] == 0, f"{res['ios']} I/Os in an idle run")
+            check(res["elapsed_s"] >= params["time_s"], "held shorter than -t")
+        elif key == "ns-count":
+            check(params["ns_count"] == int(val), f"ns_count {params['ns_count']} != {val}")
         elif key == "keepalive":
             check(res["keep_alives"] > 0, "no Keep Alive was sent")
         elif key == "tool":

@@ -210,6 +210,32 @@ static void test_nqn_length(void **state)
 	assert_string_equal(err, "-n: NQN is empty or longer than 223 bytes");
 }
 
+static void test_ns_count_and_idle(void **state)
+{
+	struct perf_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, "-a", "h", NULL), PERF_OPTS_OK);
+	assert_int_equal(o.ns_count, 1);
+	assert_false(o.idle);
+	assert_int_equal(parse(&o, "-a", "h", "-N", "3", "--ns-count", "256", NULL), PERF_OPTS_OK);
+	assert_int_equal(o.nsid, 3);
+	assert_int_equal(o.ns_count, 256);
+	assert_int_equal(parse(&o, "-a", "h", "--ns-count", "0", NULL), PERF_OPTS_ERROR);
+	assert_int_equal(parse(&o, "-a", "h", "--ns-count", "1025", NULL), PERF_OPTS_ERROR);
+	assert_int_equal(parse(&o, "-a", "h", "--ns-count", "2", "--verify", NULL), PERF_OPTS_ERROR);
+	assert_non_null(strstr(err, "--verify"));
+	assert_int_equal(parse(&o, "-a", "h", "-N", "4294967294", "--ns-count", "2", NULL),
+			 PERF_OPTS_ERROR);
+	assert_int_equal(parse(&o, "-a", "h", "--idle", "-t", "2", "--queues", "4", NULL),
+			 PERF_OPTS_OK);
+	assert_true(o.idle);
+	assert_int_equal(parse(&o, "-a", "h", "--idle", "--count", "10", NULL), PERF_OPTS_ERROR);
+	assert_int_equal(parse(&o, "-a", "h", "--idle", "--verify", NULL), PERF_OPTS_ERROR);
+	assert_int_equal(parse(&o, "-a", "h", "--idle", "--warmup", "1", NULL), PERF_OPTS_ERROR);
+	assert_non_null(strstr(err, "--idle"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_workload_flags),
 		cmocka_unit_test(test_bad_flags),
 		cmocka_unit_test(test_nqn_length),
+		cmocka_unit_test(test_ns_count_and_idle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -518,26 +518,45 @@ static int ctrlr_identify(struct perf_ctx *ctx, struct nvme_id_ctrl *id)
 	return 0;
 }
 
+/*
+ * Every namespace in use must be active and share one LBA format without
+ * metadata; the usable size is the smallest of them.
+ */
 static int ns_identify(struct perf_ctx *ctx, struct nvme_id_ns *ns)
 {
 	struct perf_ctrlr *c = &ctx->ctrlr;
-	uint8_t fmt;
+	const struct perf_opts *o = &ctx->opts;
 
-	if (identify(ctx, NVME_IDENTIFY_CNS_NS, ctx->opts.nsid, ns))
-		return -1;
-	c->ns_blocks = le64toh(ns->nsze);
-	if (c->ns_blocks == 0) {
-		perr("namespace %u is not active on %s", ctx->opts.nsid, c->subnqn);
-		return -1;
+	for (uint32_t i = 0; i < o->ns_count; i++) {
+		uint32_t nsid = o->nsid + i;
+		uint64_t blocks;
+		uint32_t lba_size;
+		uint8_t fmt;
+
+		if (identify(ctx, NVME_IDENTIFY_CNS_NS, nsid, ns))
+			return -1;
+		blocks = le64toh(ns->nsze);
+		if (blocks == 0) {
+			perr("namespace %u is not active on %s", nsid, c->subnqn);
+			return -1;
+		}
+		fmt = (ns->flbas & NVME_NS_FLBAS_LOWER_MASK) |
+		      ((ns->flbas & NVME_NS_FLBAS_HIGHER_MASK) >> 1);
+		if (ns->lbaf[fmt].ds < 9 || ns->lbaf[fmt].ds > 30 || le16toh(ns->lbaf[fmt].ms) != 0) {
+			perr("namespace %u uses LBA format %u (data size 2^%u, %u metadata bytes): "
+			     "not supported", nsid, fmt, ns->lbaf[fmt].ds, le16toh(ns->lbaf[fmt].ms));
+			return -1;
+		}
+		lba_size = 1u << ns->lbaf[fmt].ds;
+		if (i > 0 && lba_size != c->lba_size) {
+			perr("namespace %u has %u-byte blocks, namespace %u %u-byte ones: --ns-count "
+			     "needs one block size", nsid, lba_size, o->nsid, c->lba_size);
+			return -1;
+		}
+		c->lba_size = lba_size;
+		if (i == 0 || blocks < c->ns_blocks)
+			c->ns_blocks = blocks;
 	}
-	fmt = (ns->flbas & NVME_NS_FLBAS_LOWER_MASK) | ((ns->flbas & NVME_NS_FLBAS_HIGHER_MASK) >> 1);
-	if (ns->lbaf[fmt].ds < 9 || ns->lbaf[fmt].ds > 30 || le16toh(ns->lbaf[fmt].ms) != 0) {
-		perr("namespace %u uses LBA format %u (data size 2^%u, %u metadata bytes): "
-		     "not supported", ctx->opts.nsid, fmt, ns->lbaf[fmt].ds,
-		     le16toh(ns->lbaf[fmt].ms));
-		return -1;
-	}
-	c->lba_size = 1u << ns->lbaf[fmt].ds;
 	return 0;
 }
 

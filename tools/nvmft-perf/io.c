@@ -223,11 +223,15 @@ static bool pick_slot(struct perf_job *job, bool random, uint64_t *rel)
 	return true;
 }
 
-static void build_rw(struct perf_job *job, struct nvmft_cmd *sqe, bool is_read, uint64_t slba)
+static void build_rw(struct perf_job *job, struct nvmft_cmd *sqe, bool is_read, uint64_t slot,
+		     uint64_t slba)
 {
+	const struct perf_opts *o = &job->ctx->opts;
+
 	memset(sqe, 0, sizeof(*sqe));
 	sqe->opcode = is_read ? nvme_cmd_read : nvme_cmd_write;
-	sqe->nsid = htole32(job->ctx->opts.nsid);
+	/* The slot picks the namespace: random slots spread evenly, sequential ones rotate. */
+	sqe->nsid = htole32(o->nsid + (uint32_t)(o->ns_count > 1 ? slot % o->ns_count : 0));
 	sqe->cdw10 = htole32((uint32_t)slba);
 	sqe->cdw11 = htole32((uint32_t)(slba >> 32));
 	sqe->cdw12 = htole32(job->blocks - 1);
@@ -253,7 +257,7 @@ static bool submit_one(struct perf_job *job, bool is_read, uint64_t rel, bool me
 		cmd->seq = job->seq_next;
 		perf_pattern_fill(cmd->buf, ctx->ctrlr.lba_size, cmd->slba, job->blocks, cmd->seq);
 	}
-	build_rw(job, &sqe, is_read, cmd->slba);
+	build_rw(job, &sqe, is_read, cmd->slot, cmd->slba);
 	if (q->outstanding == 0)
 		q->last_progress = job->thr->now;
 	if (!perf_queue_submit(q, cmd, &sqe, job->thr->now)) {

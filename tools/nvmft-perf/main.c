@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "perf.h"
+#include "util/compiler.h"
 
 /* The one thing a signal handler may touch: the running context's stop flag. */
 static int *sig_stop_flag;
@@ -225,6 +226,42 @@ static void supervise(struct perf_ctx *ctx, char *err, size_t errlen)
 		pthread_join(ctx->threads[i].tid, NULL);
 }
 
+/*
+ * --idle: the queues stay connected and silent for time_s while this
+ * thread keeps the controller alive, so the target can be watched idle.
+ */
+static void hold_idle(struct perf_ctx *ctx, char *err, size_t errlen)
+{
+	uint64_t ka_ns = (uint64_t)ctx->ctrlr.kato_ms * 1000000ull / 2;
+	uint64_t start = perf_mono_ns();
+	uint64_t end = start + (uint64_t)(ctx->opts.time_s * 1e9);
+	uint64_t next_ka = ka_ns ? start + ka_ns : UINT64_MAX;
+
+	for (;;) {
+		uint64_t now = perf_mono_ns();
+		uint64_t until = NVMFT_MIN(end, next_ka);
+		struct timespec ts;
+
+		if (now >= end || __atomic_load_n(&ctx->stop, __ATOMIC_RELAXED))
+			break;
+		if (now >= next_ka) {
+			if (perf_keep_alive(ctx)) {
+				snprintf(err, errlen, "keep alive failed: %s", ctx->ctrlr.admin.err);
+				break;
+			}
+			ctx->keep_alives++;
+			next_ka = perf_mono_ns() + ka_ns;
+			continue;
+		}
+		/* Short naps so SIGINT/SIGTERM are seen soon. */
+		until = NVMFT_MIN(until, now + 100000000ull);
+		ts.tv_sec = (time_t)((until - now) / 1000000000ull);
+		ts.tv_nsec = (long)((until - now) % 1000000000ull);
+		nanosleep(&ts, NULL);
+	}
+	ctx->idle_s = (double)(perf_mono_ns() - start) / 1e9;
+}
+
 static void report(struct perf_ctx *ctx, const char *fatal)
 {
 	struct perf_summary s;
@@ -245,6 +282,10 @@ static void report(struct perf_ctx *ctx, const char *fatal)
 	}
 	if (ctx->nthreads)
 		perf_report_text(ctx, &s);
+	else if (ctx->opts.idle && fatal == NULL)
+		printf("idle: %u queue%s connected for %.2f s, %" PRIu64 " Keep Alive%s\n",
+		       ctx->opts.queues, ctx->opts.queues > 1 ? "s" : "", ctx->idle_s,
+		       ctx->keep_alives, ctx->keep_alives == 1 ? "" : "s");
 	/* Setup failures were explained where they happened. */
 	if (fatal && ctx->nthreads)
 		perr("%s", fatal);
@@ -296,12 +337,16 @@ int main(int argc, char **argv)
 		fatal = "connecting the I/O queues failed (see above)";
 		goto fail;
 	}
-	if (start_threads(ctx)) {
-		fatal = "cannot start the worker threads";
-		goto fail;
-	}
 	err[0] = '\0';
-	supervise(ctx, err, sizeof(err));
+	if (ctx->opts.idle) {
+		hold_idle(ctx, err, sizeof(err));
+	} else {
+		if (start_threads(ctx)) {
+			fatal = "cannot start the worker threads";
+			goto fail;
+		}
+		supervise(ctx, err, sizeof(err));
+	}
 	for (uint32_t i = 0; i < ctx->nthreads && !err[0]; i++)
 		if (ctx->threads[i].res.failed)
 			snprintf(err, sizeof(err), "thread %u: %s", i, ctx->threads[i].res.err);

@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"                          discovery log of ADDR:PORT)\n"
 	"      --hostnqn NQN       host NQN (default: a random uuid NQN)\n"
 	"  -N, --nsid N            namespace ID (default 1)\n"
+	"      --ns-count K        spread I/O over namespaces N .. N+K-1 (default 1)\n"
 	"\n"
 	"Workload:\n"
 	"  -w, --workload W        read, write, randread, randwrite, rw, randrw (default randread)\n"
@@ -39,6 +40,8 @@ static const char usage_text[] =
 	"      --size BYTES        use only the first BYTES of the namespace\n"
 	"      --verify            write a checkable pattern, check what is read\n"
 	"      --seed N            random offsets and read/write mix seed (default 1)\n"
+	"      --idle              connect the queues, then do no I/O for -t seconds\n"
+	"                          (Keep Alive only): for measuring an idle target\n"
 	"\n"
 	"Threads:\n"
 	"      --core LIST         pin one worker thread per listed CPU (\"1\", \"2,3\", \"0-3\")\n"
@@ -74,6 +77,8 @@ enum {
 	OPT_TIMEOUT,
 	OPT_JSON,
 	OPT_VERSION,
+	OPT_NS_COUNT,
+	OPT_IDLE,
 };
 
 static const struct option long_opts[] = {
@@ -83,6 +88,8 @@ static const struct option long_opts[] = {
 	{ "nqn", required_argument, NULL, 'n' },
 	{ "hostnqn", required_argument, NULL, OPT_HOSTNQN },
 	{ "nsid", required_argument, NULL, 'N' },
+	{ "ns-count", required_argument, NULL, OPT_NS_COUNT },
+	{ "idle", no_argument, NULL, OPT_IDLE },
 	{ "workload", required_argument, NULL, 'w' },
 	{ "rwmixread", required_argument, NULL, 'M' },
 	{ "io-size", required_argument, NULL, 'o' },
@@ -127,6 +134,7 @@ void perf_opts_init(struct perf_opts *o)
 	memset(o, 0, sizeof(*o));
 	snprintf(o->trsvcid, sizeof(o->trsvcid), "4420");
 	o->nsid = 1;
+	o->ns_count = 1;
 	o->queues = 1;
 	o->qd = 32;
 	o->io_size = 4096;
@@ -440,6 +448,14 @@ static int opts_check(struct perf_opts *o, bool time_set, char *err, size_t errl
 	if (o->threads > o->queues)
 		return opt_err(err, errlen, "%u threads for %u queues: every thread needs a queue",
 			       o->threads, o->queues);
+	if (o->ns_count > 1 && o->verify)
+		return opt_err(err, errlen, "--verify works on one namespace: leave out --ns-count");
+	if ((uint64_t)o->nsid + o->ns_count - 1 > 0xfffffffe)
+		return opt_err(err, errlen, "--ns-count %u from namespace %u runs past the last ID",
+			       o->ns_count, o->nsid);
+	if (o->idle && (o->count || o->verify || o->warmup_s > 0))
+		return opt_err(err, errlen, "--idle does no I/O: it takes -t, not --count, --verify "
+			       "or --warmup");
 	return PERF_OPTS_OK;
 }
 
@@ -481,6 +497,14 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			if (parse_u64(optarg, 1, 0xfffffffe, &v))
 				return opt_err(err, errlen, "-N: '%s' is not a namespace ID", optarg);
 			o->nsid = (uint32_t)v;
+			break;
+		case OPT_NS_COUNT:
+			if (parse_u64(optarg, 1, 1024, &v))
+				return opt_err(err, errlen, "--ns-count: '%s' is not 1..1024", optarg);
+			o->ns_count = (uint32_t)v;
+			break;
+		case OPT_IDLE:
+			o->idle = true;
 			break;
 		case 'w':
 			if (parse_workload(optarg, &o->workload))

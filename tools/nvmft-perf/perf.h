@@ -62,6 +62,8 @@ struct perf_opts {
 	char subnqn[NVME_NQN_LENGTH];    /* empty: ask the discovery controller */
 	char hostnqn[NVME_NQN_LENGTH];   /* empty: a random uuid NQN */
 	uint32_t nsid;
+	uint32_t ns_count;        /* I/O goes to nsid .. nsid + ns_count - 1 */
+	bool idle;                /* no I/O: hold the queues open for time_s */
 	uint32_t queues;
 	uint32_t qd;
 	uint32_t io_size;
@@ -378,6 +380,7 @@ struct perf_ctx {
 	int done_fd;                /* eventfd: each thread adds 1 when it exits */
 	int go;                     /* 0: wait, 1: start, -1: give up (set atomically) */
 	uint64_t keep_alives;       /* Keep Alive commands completed during the run */
+	double idle_s;              /* --idle: how long the queues were held */
 	/* The first I/O queue's negotiated transport, kept for the report. */
 	bool io_connected;
 	struct nvmft_tcp_params io_tp;

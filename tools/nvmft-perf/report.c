@@ -56,7 +56,7 @@ void perf_summarize(const struct perf_ctx *ctx, struct perf_summary *s)
 	}
 	s->ios[2] = s->ios[0] + s->ios[1];
 	s->bytes[2] = s->bytes[0] + s->bytes[1];
-	s->elapsed_s = (double)elapsed / (double)ctx->clock.hz;
+	s->elapsed_s = ctx->opts.idle ? ctx->idle_s : (double)elapsed / (double)ctx->clock.hz;
 }
 
 /*
@@ -111,8 +111,12 @@ void perf_report_text(const struct perf_ctx *ctx, const struct perf_summary *s)
 	human_bytes(rgb, sizeof(rgb), ctx->region_bytes);
 	printf("target:    %s at %s port %s, cntlid %u, %s (fw %s)\n", c->subnqn, o->traddr,
 	       o->trsvcid, c->cntlid, c->mn, c->fr);
-	printf("namespace: %u, %" PRIu64 " blocks of %u B (%s), using %s\n", o->nsid, c->ns_blocks,
-	       c->lba_size, nsb, rgb);
+	if (o->ns_count > 1)
+		printf("namespaces: %u-%u, %" PRIu64 " blocks of %u B (%s) each in use, using %s\n",
+		       o->nsid, o->nsid + o->ns_count - 1, c->ns_blocks, c->lba_size, nsb, rgb);
+	else
+		printf("namespace: %u, %" PRIu64 " blocks of %u B (%s), using %s\n", o->nsid,
+		       c->ns_blocks, c->lba_size, nsb, rgb);
 	if (ctx->io_connected)
 		printf("transport: hdgst %s, ddgst %s, in-capsule data up to %u B, MAXH2CDATA %u, "
 		       "rx %s\n", ctx->io_tp.hdgst ? "on" : "off", ctx->io_tp.ddgst ? "on" : "off",
@@ -218,6 +222,8 @@ static void json_params(struct jw *w, const struct perf_ctx *ctx)
 	jw_str(w, "subnqn", ctx->ctrlr.subnqn[0] ? ctx->ctrlr.subnqn : NULL);
 	jw_str(w, "hostnqn", ctx->ctrlr.hostnqn[0] ? ctx->ctrlr.hostnqn : NULL);
 	jw_u64(w, "nsid", o->nsid);
+	jw_u64(w, "ns_count", o->ns_count);
+	jw_bool(w, "idle", o->idle);
 	jw_str(w, "workload", perf_workload_name(o->workload));
 	jw_u64(w, "rwmixread", o->workload == PERF_WL_RW || o->workload == PERF_WL_RANDRW ?
 	       o->rwmix : perf_workload_has_reads(o) ? 100 : 0);
