@@ -277,10 +277,15 @@ class Bench:
         return p.returncode == 0 and "not supported" not in p.stderr and \
             re.search(r"^\d+,", p.stderr, re.M) is not None
 
-    def instr_run(self, tool, wl, be, dg, count):
+    def instr_tool(self):
+        if self.perf_stat_works():
+            return "perf"
+        return "callgrind" if shutil.which("valgrind") else None
+
+    def instr_count(self, tool, ns, extra, perf_args, count):
         """Instructions the target executed for one event-mode run of @count I/Os."""
         out = os.path.join(self.work, "instr.out")
-        base = self.tgt_argv(mode="event", ns=(self.BACKENDS[be],))[3:]  # no taskset
+        base = self.tgt_argv(mode="event", ns=ns, extra=extra)[3:]  # no taskset
         if tool == "callgrind":
             argv = ["taskset", "-c", str(self.a.tgt_core), "valgrind", "--tool=callgrind",
                     "--callgrind-out-file=" + out, "--dump-line=no"] + base
@@ -289,10 +294,7 @@ class Bench:
                     "-e", "instructions"] + base
         tgt = Target(argv, self.work, "instr", ready_timeout=120)
         try:
-            args = self.wl_args(wl) + ["--count", str(count), "--warmup", "0"]
-            if dg == "digests":
-                args += ["-H", "-I"]
-            self.perf(tgt.port, args)
+            self.perf(tgt.port, list(perf_args) + ["--count", str(count), "--warmup", "0"])
         finally:
             tgt.stop()
         with open(out) as f:
@@ -305,23 +307,28 @@ class Bench:
             die("no instruction count in %s output" % tool)
         return int(m.group(1))
 
+    def instr_per_io(self, tool, ns, perf_args, extra=()):
+        """Two runs, @n and 6 @n I/Os: the difference leaves start-up and teardown out."""
+        n1, n2 = self.a.instr_count, self.a.instr_count * 6
+        i1 = self.instr_count(tool, ns, extra, perf_args, n1)
+        i2 = self.instr_count(tool, ns, extra, perf_args, n2)
+        return (i2 - i1) / float(n2 - n1)
+
     def section_instr(self):
-        tool = "perf" if self.perf_stat_works() else "callgrind"
-        if tool == "callgrind" and not shutil.which("valgrind"):
+        tool = self.instr_tool()
+        if tool is None:
             print("bench: instr: neither perf counters nor valgrind here; skipped")
             return []
         rows = []
-        n1, n2 = self.a.instr_count, self.a.instr_count * 6
         for be in self.a.backends:
             for dg in self.a.digests:
                 for wl in self.WORKLOADS:
                     if not self.selected("%s %s %s event" % (wl["name"], be, dg)):
                         continue
-                    i1 = self.instr_run(tool, wl, be, dg, n1)
-                    i2 = self.instr_run(tool, wl, be, dg, n2)
+                    args = self.wl_args(wl) + (["-H", "-I"] if dg == "digests" else [])
                     row = {"workload": wl["name"], "backend": be, "digests": dg,
                            "tool": tool + (" (user)" if tool == "callgrind" else ""),
-                           "instr_per_io": (i2 - i1) / float(n2 - n1)}
+                           "instr_per_io": self.instr_per_io(tool, (self.BACKENDS[be],), args)}
                     rows.append(row)
                     self.print_row("instr", row)
         self.results["sections"]["instr"] = rows
@@ -452,6 +459,22 @@ class Bench:
             finally:
                 tgt.stop()
             row = {"what": "queues", "n": nq, "qd_each": total_qd // nq, "iops": r["iops"]}
+            rows.append(row)
+            self.print_row("scale", row)
+        tool = self.instr_tool()
+        for nq in (1, 64) if tool else ():
+            ipi = self.instr_per_io(tool, ("null:1G,bs=4096",),
+                                    ["-w", "randread", "-o", "4096", "-q", str(total_qd // nq),
+                                     "--queues", str(nq)], extra=("--max-io-qpairs", "128"))
+            row = {"what": "queues (instructions)", "n": nq, "instr_per_io": ipi, "tool": tool}
+            rows.append(row)
+            self.print_row("scale", row)
+        for nns in (1, 256) if tool else ():
+            ipi = self.instr_per_io(tool, ["null:64M,bs=4096"] * nns,
+                                    ["-w", "randread", "-o", "4096", "-q", "128",
+                                     "--ns-count", str(nns)])
+            row = {"what": "namespaces (instructions)", "n": nns, "instr_per_io": ipi,
+                   "tool": tool}
             rows.append(row)
             self.print_row("scale", row)
         for nns in (1, 16, 64, 256):
