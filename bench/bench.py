@@ -209,7 +209,8 @@ class Bench:
         ios = res["ios"]
         row = {
             "iops": res["iops"], "mib_s": res["mib_s"],
-            "lat_avg_us": res["latency_us"]["avg"], "lat_p99_us": res["latency_us"]["p99"],
+            "lat_avg_us": res["latency_us"]["avg"], "lat_p50_us": res["latency_us"]["p50"],
+            "lat_p99_us": res["latency_us"]["p99"],
             "ios": ios, "client_busy_pct": res["cpu"]["busy_percent"],
         }
         if tgt:
@@ -352,19 +353,26 @@ class Bench:
                                     self.time_args())
             finally:
                 tgt.stop()
+            # The ceiling with the read workload's bytes in flight (16 x 128 KiB).
             st = self.floor_json([self.stream_bin, "--sender-core", str(self.a.tgt_core),
                                   "--receiver-core", str(self.a.load_core),
-                                  "-t", str(self.a.time)])
+                                  "-t", str(self.a.time), "--window", "16"])
             tgt = self.start_tgt("floor-128k", mode="busy")
             try:
                 rd = self.measured(tgt, tgt.port, ["-w", "read", "-o", "131072", "-q", "16"] +
                                    self.time_args())
             finally:
                 tgt.stop()
+            # Medians as well as means: a stalled vCPU adds tens of ms to a
+            # few round trips, which moves the mean of either far more than
+            # anything the target does.
             row = {"rep": i + 1,
                    "pingpong_avg_us": pp["latency_us"]["avg"],
                    "qd1_read_avg_us": qd1["lat_avg_us"],
                    "qd1_over_floor": qd1["lat_avg_us"] / pp["latency_us"]["avg"],
+                   "pingpong_p50_us": pp["latency_us"]["p50"],
+                   "qd1_read_p50_us": qd1["lat_p50_us"],
+                   "qd1_p50_over_floor": qd1["lat_p50_us"] / pp["latency_us"]["p50"],
                    "stream_mib_s": st["mib_s"],
                    "read128k_mib_s": rd["mib_s"],
                    "read128k_of_stream": rd["mib_s"] / st["mib_s"]}

@@ -6,6 +6,12 @@
  * buffer; both busy-poll non-blocking sockets.  The receiver's byte count
  * over its own clock is the result.
  *
+ * With --window N the receiver asks for each message with a 72-byte
+ * request and keeps N requests outstanding, as an NVMe/TCP host does with
+ * N reads in flight: the same bytes in flight as a read workload at queue
+ * depth N, so it is the ceiling such a workload is held against.  Without
+ * it the sender writes as fast as the socket takes data.
+ *
  *   tcp-stream [--sender-core N] [--receiver-core N] [-t S]       both ends, one process
  *   tcp-stream --receiver [-a ADDR] [-p PORT] ...                  receive only
  *   tcp-stream --sender -a ADDR -p PORT ...                        send only
@@ -31,8 +37,12 @@ struct st_opts {
 	double warmup_s;
 	long msg;
 	bool json;
+	long window;   /* 0: unbounded stream; else requests outstanding */
 	int mode; /* 0 both, 1 receiver, 2 sender */
 };
+
+/* The request a windowed receiver sends per message: a command capsule's size. */
+#define ST_REQ_BYTES 72
 
 struct st_side {
 	const struct st_opts *o;
@@ -54,7 +64,37 @@ static const char usage[] =
 	"  -t, --time S          seconds to send (default 5)\n"
 	"  --warmup S            seconds at the start the receiver does not count (default 0.5)\n"
 	"  --msg BYTES           bytes per send and per receive (default 131072)\n"
+	"  --window N            the receiver asks for each message with a 72 B request,\n"
+	"                        N outstanding (default 0: the sender just streams)\n"
 	"  --json                one JSON object on stdout\n";
+
+/* Windowed: one message per request received, in order. */
+static int sender_windowed(struct st_side *s, const uint8_t *buf, size_t len)
+{
+	uint8_t req[ST_REQ_BYTES * 64];
+	size_t have = 0;
+
+	for (;;) {
+		ssize_t n = recv(s->fd, req + have, sizeof(req) - have, MSG_DONTWAIT);
+
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				continue;
+			return -1;
+		}
+		have += (size_t)n;
+		for (size_t k = have / ST_REQ_BYTES; k > 0; k--) {
+			if (tt_send_all(s->fd, buf, len))
+				return -1;
+			s->bytes += len;
+		}
+		/* A partial request stays, moved to the front. */
+		memmove(req, req + have / ST_REQ_BYTES * ST_REQ_BYTES, have % ST_REQ_BYTES);
+		have %= ST_REQ_BYTES;
+	}
+}
 
 static void *sender_main(void *arg)
 {
@@ -67,11 +107,17 @@ static void *sender_main(void *arg)
 	if (buf == NULL || tt_pin((int)s->o->snd_core))
 		goto out;
 	tt_cpu_start(&s->cpu);
-	end = tt_now_ns() + (uint64_t)((s->o->time_s + s->o->warmup_s) * 1e9);
-	while (tt_now_ns() < end) {
-		if (tt_send_all(s->fd, buf, len))
+	if (s->o->window > 0) {
+		/* The receiver decides when it has had enough: it closes. */
+		if (sender_windowed(s, buf, len))
 			goto out;
-		s->bytes += len;
+	} else {
+		end = tt_now_ns() + (uint64_t)((s->o->time_s + s->o->warmup_s) * 1e9);
+		while (tt_now_ns() < end) {
+			if (tt_send_all(s->fd, buf, len))
+				goto out;
+			s->bytes += len;
+		}
 	}
 	tt_cpu_stop(&s->cpu);
 	s->rc = 0;
@@ -86,16 +132,25 @@ static void *receiver_main(void *arg)
 	struct st_side *s = arg;
 	size_t len = (size_t)s->o->msg;
 	uint8_t *buf = malloc(len);
-	uint64_t t_measure = 0, last = 0;
-	bool measuring = false;
+	uint8_t req[ST_REQ_BYTES] = { 0 };
+	uint64_t t_measure = 0, last = 0, end = 0, got = 0;
+	long outstanding = 0;
+	bool measuring = false, closing = false;
 
 	s->rc = -1;
 	if (buf == NULL || tt_pin((int)s->o->rcv_core))
 		goto out;
 	for (;;) {
-		ssize_t n = recv(s->fd, buf, len, MSG_DONTWAIT);
+		ssize_t n;
 		uint64_t now;
 
+		/* Windowed: keep the window full until time is up. */
+		while (s->o->window > 0 && !closing && outstanding < s->o->window) {
+			if (tt_send_all(s->fd, req, sizeof(req)))
+				goto out;
+			outstanding++;
+		}
+		n = recv(s->fd, buf, len, MSG_DONTWAIT);
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -104,15 +159,26 @@ static void *receiver_main(void *arg)
 			goto out;
 		}
 		now = tt_now_ns();
-		if (t_measure == 0)
+		if (t_measure == 0) {
 			t_measure = now + (uint64_t)(s->o->warmup_s * 1e9);
+			end = t_measure + (uint64_t)(s->o->time_s * 1e9);
+		}
+		if (s->o->window > 0) {
+			got += (uint64_t)n;
+			outstanding -= (long)(got / len);
+			got %= len;
+			if (!closing && now >= end) {
+				closing = true;
+				shutdown(s->fd, SHUT_WR);
+			}
+		}
 		if (!measuring && now >= t_measure) {
 			measuring = true;
 			t_measure = now;
 			tt_cpu_start(&s->cpu);
 			continue;
 		}
-		if (measuring) {
+		if (measuring && (!closing || s->o->window == 0)) {
 			s->bytes += (uint64_t)n;
 			last = now;
 		}
@@ -139,6 +205,7 @@ static void report(const struct st_opts *o, const struct st_side *r, const struc
 		jw_str(&w, "tool", "tcp-stream");
 		jw_str(&w, "addr", o->addr);
 		jw_u64(&w, "msg_bytes", (uint64_t)o->msg);
+		jw_i64(&w, "window", o->window);
 		jw_i64(&w, "sender_core", o->snd_core);
 		jw_i64(&w, "receiver_core", o->rcv_core);
 		jw_u64(&w, "bytes", r->bytes);
@@ -168,7 +235,7 @@ static void report(const struct st_opts *o, const struct st_side *r, const struc
 
 static int parse(struct st_opts *o, int argc, char **argv)
 {
-	enum { O_RECV = 256, O_SEND, O_SCORE, O_RCORE, O_WARMUP, O_MSG, O_JSON };
+	enum { O_RECV = 256, O_SEND, O_SCORE, O_RCORE, O_WARMUP, O_MSG, O_JSON, O_WINDOW };
 	static const struct option lo[] = {
 		{ "receiver", no_argument, NULL, O_RECV },
 		{ "sender", no_argument, NULL, O_SEND },
@@ -179,6 +246,7 @@ static int parse(struct st_opts *o, int argc, char **argv)
 		{ "time", required_argument, NULL, 't' },
 		{ "warmup", required_argument, NULL, O_WARMUP },
 		{ "msg", required_argument, NULL, O_MSG },
+		{ "window", required_argument, NULL, O_WINDOW },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -199,6 +267,7 @@ static int parse(struct st_opts *o, int argc, char **argv)
 		case 't': ok = tt_parse_double(optarg, 0.01, 1e6, &o->time_s); break;
 		case O_WARMUP: ok = tt_parse_double(optarg, 0, 1e6, &o->warmup_s); break;
 		case O_MSG: ok = tt_parse_long(optarg, 1, 1 << 26, &o->msg); break;
+		case O_WINDOW: ok = tt_parse_long(optarg, 0, 4096, &o->window); break;
 		case O_JSON: o->json = true; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default: ok = false; break;

@@ -825,7 +825,7 @@ static bool rx_direct(const struct tcp_conn *c)
 int tcp_conn_rx(struct tcp_conn *c, unsigned int budget)
 {
 	unsigned int pdus = 0;
-	bool got = false, left;
+	bool got = false, left, drained = false;
 
 	while (!c->dead && !c->terminating && pdus < budget) {
 		enum nvmft_tcp_rx_event ev = NVMFT_TCP_RX_NEED_MORE;
@@ -837,15 +837,27 @@ int tcp_conn_rx(struct tcp_conn *c, unsigned int budget)
 			ev = nvmft_tcp_rx_feed(&c->rx, c->stage + c->stage_off,
 					       c->stage_len - c->stage_off, &used);
 			c->stage_off += (uint32_t)used;
+		} else if (drained) {
+			/*
+			 * The last read came back short: the socket was empty then.
+			 * Asking again would cost a system call on every command's
+			 * path to learn EAGAIN; epoll (level-triggered) reports
+			 * whatever arrives since.
+			 */
+			break;
 		} else if (rx_direct(c)) {
 			struct iovec iov[NVMFT_REQ_INLINE_IOV + 1];
+			size_t want = 0;
 			int cnt;
 
 			nvmft_tcp_rx_want(&c->rx, iov, (int)NVMFT_ARRAY_SIZE(iov), &cnt);
+			for (int i = 0; i < cnt; i++)
+				want += iov[i].iov_len;
 			r = readv(c->fd, iov, cnt);
 			if (r <= 0)
 				goto read_failed;
 			got = true;
+			drained = (size_t)r < want;
 			ev = nvmft_tcp_rx_advance(&c->rx, (size_t)r);
 		} else {
 			c->stage_off = 0;
@@ -854,6 +866,7 @@ int tcp_conn_rx(struct tcp_conn *c, unsigned int budget)
 			if (r <= 0)
 				goto read_failed;
 			got = true;
+			drained = r < TCP_STAGE_SIZE;
 			c->stage_len = (uint32_t)r;
 		}
 		if (ev != NVMFT_TCP_RX_NEED_MORE) {
