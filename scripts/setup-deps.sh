@@ -20,6 +20,8 @@ packages=(
 	liburing-dev libnvme-dev libjson-c-dev libbsd-dev libibverbs-dev librdmacm-dev libjansson-dev
 	# tests
 	libcmocka-dev abigail-tools valgrind iproute2
+	# the soft-RoCE provider (librxe) the RDMA end-to-end test copies into the VM
+	ibverbs-providers
 )
 
 log() { printf 'setup-deps: %s\n' "$*"; }

@@ -62,6 +62,17 @@ enum {
  *                       (0: a quarter of @buf_pool_bytes)
  * @stall_timeout_ms: a connection whose responses have made no progress
  *                    this long (the host stopped reading) is closed
+ * @reserved0: padding; keep 0
+ * @max_srq_depth: receive buffers of each poll group's shared receive queue
+ *                 (RDMA, 16..65536, default 4096, capped by the device)
+ * @no_srq: give every queue pair its own receive queue instead (RDMA)
+ * @reserved1: padding; keep 0
+ * @allow_unsealed_mem: take client memory (DMA_MAP) in files that are not
+ *                      sealed against shrinking (vfio-user).  Off by default:
+ *                      a client that shrinks such a file while it is mapped
+ *                      makes this process die of SIGBUS, so set it only for
+ *                      clients as trusted as the process itself
+ *                      (doc/vfio-user.md)
  *
  * Fields may only be added at the end.  Fill with nvmft_transport_opts_init().
  */
@@ -79,6 +90,11 @@ struct nvmft_transport_opts {
 	uint32_t max_connections;
 	uint64_t max_qpair_buf_bytes;
 	uint32_t stall_timeout_ms;
+	uint32_t reserved0;
+	uint32_t max_srq_depth;
+	bool no_srq;
+	uint8_t reserved1[3];
+	bool allow_unsealed_mem;
 };
 
 /**
