@@ -28,6 +28,10 @@ spdk):
   spdk     (only with --spdk-start/--spdk-stop) the same client against
            another target, interleaved with nvmft-tgt, --reps times each;
            medians and the ratio.
+  vfio-user  nvmft-tgt -l vfio-user:DIR --busy-poll with a 1 GiB null
+           namespace, measured by vfu-perf (tests/vfio_user/, a busy-polling
+           userspace NVMe driver, interrupts off): 4 KiB randread latency at
+           QD 1 and IOPS at QD 32, --reps times each; medians.
 
 Nothing here builds or fetches anything: give it an nvmft-tgt build (--build)
 and, for the comparison, scripts that start and stop the other target.  A
@@ -90,7 +94,7 @@ def proc_status_kb(pid, key):
 class Target:
     """nvmft-tgt (or anything with the same ready line) on a free port."""
 
-    def __init__(self, argv, workdir, name, ready_timeout=60):
+    def __init__(self, argv, workdir, name, ready_timeout=60, ready_re=r"listening on tcp \S+:(\d+)"):
         self.log = os.path.join(workdir, name + ".log")
         self.proc = subprocess.Popen(argv, stdout=open(self.log, "w"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -100,9 +104,10 @@ class Target:
             if self.proc.poll() is not None:
                 die("%s exited at start (%s):\n%s" % (name, self.proc.returncode,
                                                       open(self.log).read()[-2000:]))
-            m = re.search(r"listening on tcp \S+:(\d+)", open(self.log).read())
+            m = re.search(ready_re, open(self.log).read())
             if m:
-                self.port = int(m.group(1))
+                # A socket path has no port: 0 stands for "ready".
+                self.port = int(m.group(1)) if m.groups() else 0
                 break
             time.sleep(0.05)
         if self.port is None:
@@ -550,6 +555,55 @@ class Bench:
         self.results["sections"]["spdk"] = rows
         return rows
 
+    def section_vfio_user(self):
+        perf = os.path.join(self.a.build, "tests", "vfio_user", "vfu-perf")
+        if not os.access(perf, os.X_OK):
+            die("%s is missing: build with meson first (-Dtests=true)" % perf)
+        runs = (("4k randread qd1", 1), ("4k randread qd32", 32))
+        samples = {name: [] for name, _ in runs}
+        for rep in range(max(1, self.a.reps)):
+            d = tempfile.mkdtemp(prefix="vfu-", dir=self.work)
+            argv = ["taskset", "-c", str(self.a.tgt_core), self.tgt_bin, "-n", NQN,
+                    "-l", "vfio-user:" + d, "--busy-poll", "--ns", self.BACKENDS["null"]]
+            tgt = Target(argv, self.work, "vfio-user-%d" % rep, ready_re=r"listening on vfio-user ")
+            try:
+                for name, qd in runs:
+                    c0, t0 = tgt.cpu_ns(), time.monotonic()
+                    argv = [perf, "-s", os.path.join(d, "cntrl"), "-w", "randread", "-o", "4096",
+                            "-q", str(qd), "-t", str(self.a.time), "--warmup", str(self.a.warmup),
+                            "--core", str(self.a.load_core), "--json"]
+                    p = subprocess.run(argv, capture_output=True, text=True)
+                    wall, c1 = time.monotonic() - t0, tgt.cpu_ns()
+                    try:
+                        r = json.loads(p.stdout)["results"]
+                    except (ValueError, KeyError):
+                        die("vfu-perf printed no JSON (exit %d): %s\n%s" %
+                            (p.returncode, " ".join(argv), p.stderr[-2000:]))
+                    if p.returncode != 0 or not r["ok"]:
+                        die("vfu-perf failed: %s\n%s" % (" ".join(argv), p.stderr[-2000:]))
+                    row = {"rep": rep + 1, "workload": name + " null", "iops": r["iops"],
+                           "lat_avg_us": r["latency_us"]["avg"], "lat_p50_us": r["latency_us"]["p50"],
+                           "lat_p99_us": r["latency_us"]["p99"],
+                           "tgt_cpu_pct": 100.0 * (c1 - c0) / 1e9 / wall,
+                           "tgt_hwm_mib": (tgt.hwm_kb() or 0) / 1024.0}
+                    samples[name].append(row)
+                    self.print_row("vfu", row)
+            finally:
+                tgt.stop()
+        rows = []
+        for name, _ in runs:
+            s = samples[name]
+            row = {"workload": name + " null", "reps": len(s),
+                   "iops_median": statistics.median(x["iops"] for x in s),
+                   "lat_avg_us_median": statistics.median(x["lat_avg_us"] for x in s),
+                   "lat_p50_us_median": statistics.median(x["lat_p50_us"] for x in s),
+                   "lat_p99_us_median": statistics.median(x["lat_p99_us"] for x in s),
+                   "iops": [x["iops"] for x in s]}
+            rows.append(row)
+            self.print_row("vfu", row)
+        self.results["sections"]["vfio-user"] = rows
+        return rows
+
     # ---- output -------------------------------------------------------------
 
     @staticmethod
@@ -593,7 +647,7 @@ class Bench:
               flush=True)
         for s in self.a.sections:
             print("== %s" % s, flush=True)
-            getattr(self, "section_" + s)()
+            getattr(self, "section_" + s.replace("-", "_"))()
         self.print_tables()
         if self.a.json:
             with open(self.a.json, "w") as f:
@@ -607,8 +661,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(here, "..", "build"),
                     help="meson build dir with nvmft-tgt and the tools (default ../build)")
-    ap.add_argument("--sections", default="matrix,instr,floors,memory,idle,scale",
-                    help="comma-separated: matrix,instr,floors,memory,idle,scale,spdk")
+    ap.add_argument("--sections", default="matrix,instr,floors,memory,idle,scale,vfio-user",
+                    help="comma-separated: matrix,instr,floors,memory,idle,scale,vfio-user,spdk")
     ap.add_argument("--time", type=float, default=5.0, help="seconds per measured run")
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per run")
     ap.add_argument("--reps", type=int, default=3,
@@ -628,7 +682,7 @@ def main():
     a = ap.parse_args()
     a.sections = [s for s in a.sections.split(",") if s]
     for s in a.sections:
-        if not hasattr(Bench, "section_" + s):
+        if not hasattr(Bench, "section_" + s.replace("-", "_")):
             ap.error("unknown section " + s)
     a.modes = a.modes.split(",")
     a.backends = a.backends.split(",")

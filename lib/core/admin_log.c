@@ -179,7 +179,7 @@ static uint16_t fill_effects(struct nvmft_req *req, uint8_t *buf)
 	};
 	static const uint8_t pcie_admin[] = {
 		nvme_admin_delete_sq, nvme_admin_create_sq, nvme_admin_delete_cq,
-		nvme_admin_create_cq,
+		nvme_admin_create_cq, nvme_admin_dbbuf,
 	};
 	struct nvme_cmd_effects_log *fx = (struct nvme_cmd_effects_log *)buf;
 	const uint32_t csupp = NVME_CMD_EFFECTS_CSUPP;
@@ -206,7 +206,7 @@ static uint16_t fill_effects(struct nvmft_req *req, uint8_t *buf)
 static const struct log_page log_pages[] = {
 	{ NVME_LOG_LID_SUPPORTED_LOG_PAGES, false, 1024, fill_supported, 0 },
 	{ NVME_LOG_LID_ERROR, true, NVMFT_ERRLOG_ENTRIES * sizeof(struct nvme_error_log_page),
-	  fill_error, NVMFT_AEN_ERROR },
+	  fill_error, NVMFT_AEN_ERROR_TYPE },
 	{ NVME_LOG_LID_SMART, false, sizeof(struct nvme_smart_log), fill_smart, 0 },
 	{ NVME_LOG_LID_FW_SLOT, false, sizeof(struct nvme_firmware_slot), fill_fw_slot, 0 },
 	{ NVME_LOG_LID_CHANGED_NS, false, sizeof(struct nvme_ns_list), fill_changed_ns,

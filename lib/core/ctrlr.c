@@ -600,12 +600,18 @@ static void ctrlr_deliver_aens(struct nvmft_ctrlr *ctrlr)
 		case NVMFT_AEN_DISC_CHANGED:
 			dw0 = NVME_AER_NOTICE | NVME_AER_NOTICE_DISC_CHANGED << 8 | NVME_LOG_LID_DISCOVER << 16;
 			break;
+		case NVMFT_AEN_DB_REG:
+			dw0 = NVME_AER_ERROR | NVME_AER_ERROR_INVALID_DB_REG << 8 | NVME_LOG_LID_ERROR << 16;
+			break;
+		case NVMFT_AEN_DB_VALUE:
+			dw0 = NVME_AER_ERROR | NVME_AER_ERROR_INVALID_DB_VAL << 8 | NVME_LOG_LID_ERROR << 16;
+			break;
 		default:
 			dw0 = NVME_AER_ERROR | NVME_LOG_LID_ERROR << 16;
 			break;
 		}
 		ctrlr->aen_pending &= ~kind;
-		ctrlr->aen_masked |= kind;
+		ctrlr->aen_masked |= (kind & NVMFT_AEN_ERROR_TYPE) ? NVMFT_AEN_ERROR_TYPE : kind;
 		req = ctrlr->aer[--ctrlr->nr_aer];
 		req->flags &= (uint16_t)~NVMFT_REQ_F_AER;
 		req->cpl.dw0 = htole32(dw0);

@@ -40,7 +40,12 @@ enum {
 	NVMFT_AEN_NS_CHANGED = 1u << 0,   /* Notice: Namespace Attribute Changed */
 	NVMFT_AEN_DISC_CHANGED = 1u << 1, /* Notice: Discovery Log Page Change */
 	NVMFT_AEN_ERROR = 1u << 2,        /* Error: persistent internal error */
+	NVMFT_AEN_DB_REG = 1u << 3,       /* Error: write to an invalid doorbell register (PCIe) */
+	NVMFT_AEN_DB_VALUE = 1u << 4,     /* Error: invalid doorbell write value (PCIe) */
 };
+
+/* One Error event masks every Error event until the Error Information log is read. */
+#define NVMFT_AEN_ERROR_TYPE (NVMFT_AEN_ERROR | NVMFT_AEN_DB_REG | NVMFT_AEN_DB_VALUE)
 
 /* Current values of the features a host may get and set. */
 struct nvmft_ctrlr_features {

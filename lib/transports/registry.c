@@ -5,12 +5,14 @@
 #include "core/transport.h"
 
 extern const struct nvmft_transport_ops nvmft_tcp_ops;
+extern const struct nvmft_transport_ops nvmft_vfio_user_ops;
 #ifdef NVMFT_HAVE_RDMA
 extern const struct nvmft_transport_ops nvmft_rdma_ops;
 #endif
 
 static const struct nvmft_transport_ops *const registry[] = {
 	&nvmft_tcp_ops,
+	&nvmft_vfio_user_ops,
 #ifdef NVMFT_HAVE_RDMA
 	&nvmft_rdma_ops,
 #endif
