@@ -28,8 +28,11 @@ enum {
 	OPT_MAX_IO_SIZE,
 	OPT_MAX_QUEUE_DEPTH,
 	OPT_MAX_IO_QPAIRS,
+	OPT_NO_SRQ,
+	OPT_MAX_SRQ_DEPTH,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
+	OPT_NO_RPC,
 };
 
 static const struct option cli_longopts[] = {
@@ -49,7 +52,11 @@ static const struct option cli_longopts[] = {
 	{ "max-io-size", required_argument, NULL, OPT_MAX_IO_SIZE },
 	{ "max-queue-depth", required_argument, NULL, OPT_MAX_QUEUE_DEPTH },
 	{ "max-io-qpairs", required_argument, NULL, OPT_MAX_IO_QPAIRS },
+	{ "no-srq", no_argument, NULL, OPT_NO_SRQ },
+	{ "max-srq-depth", required_argument, NULL, OPT_MAX_SRQ_DEPTH },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "rpc-socket", required_argument, NULL, 'r' },
+	{ "no-rpc", no_argument, NULL, OPT_NO_RPC },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -66,6 +73,7 @@ void cli_usage(FILE *out)
 	      "  -l, --listen TRTYPE:ADDR:PORT\n"
 	      "                             listen address, e.g. tcp:127.0.0.1:4420,\n"
 	      "                             tcp:[::1]:4420; before any -n: for every subsystem\n"
+	      "  -l, --listen vfio-user:DIR a vfio-user socket DIR/cntrl (one subsystem's)\n"
 	      "      --ns KIND:ARG[,bs=N][,nsid=N][,uuid=U][,name=B]\n"
 	      "                             namespace: ram:SIZE, null:SIZE or file:PATH\n"
 	      "                             (SIZE takes K/M/G/T, 1024-based), or\n"
@@ -85,6 +93,14 @@ void cli_usage(FILE *out)
 	      "      --max-io-size SIZE     power of two, 4K..8M\n"
 	      "      --max-queue-depth N    largest I/O queue (2..65536)\n"
 	      "      --max-io-qpairs N      I/O queues per controller (1..65534)\n"
+	      "      --no-srq               RDMA: a receive queue per queue pair, not per thread\n"
+	      "      --max-srq-depth N      RDMA: receive buffers per shared queue (16..65536)\n"
+	      "\n"
+	      "JSON-RPC (SPDK's methods; doc/rpc.md):\n"
+	      "  -r, --rpc-socket PATH      serve JSON-RPC on this Unix socket (default\n"
+	      "                             " CLI_RPC_DEFAULT_PATH "; on by default unless\n"
+	      "                             -n, -l, --ns or --allow-host build the target)\n"
+	      "      --no-rpc               no JSON-RPC server\n"
 	      "\n"
 	      "Other:\n"
 	      "      --log-level LEVEL      error, warning, notice (default), info, debug\n"
@@ -208,6 +224,13 @@ static int cli_option(struct cli *cli, int opt, const char *arg, char *err, size
 			return -EINVAL;
 		t->max_qpairs_per_ctrlr++; /* the library counts the admin queue */
 		return 0;
+	case OPT_NO_SRQ:
+		t->set |= PLAN_TR_NO_SRQ;
+		t->no_srq = true;
+		return 0;
+	case OPT_MAX_SRQ_DEPTH:
+		return tr_flag(cli, "--max-srq-depth", arg, PLAN_TR_MAX_SRQ_DEPTH, false, 16, 65536,
+			       &t->max_srq_depth, err, errlen);
 	case OPT_LOG_LEVEL:
 		if (parse_log_level(arg, &cli->log_level) < 0)
 			return plan_failf(
@@ -215,6 +238,14 @@ static int cli_option(struct cli *cli, int opt, const char *arg, char *err, size
 				"--log-level %s: expected error, warning, notice, info or "
 				"debug",
 				arg);
+		return 0;
+	case 'r':
+		if (arg[0] == '\0')
+			return plan_failf(err, errlen, "--rpc-socket: the path is empty");
+		cli->rpc_path = arg;
+		return 0;
+	case OPT_NO_RPC:
+		cli->no_rpc = true;
 		return 0;
 	case 'h':
 		cli->help = true;
@@ -237,7 +268,7 @@ int cli_parse(int argc, char **argv, struct cli *cli, char *err, size_t errlen)
 	/* getopt keeps state in globals: 0 makes glibc start over, for the tests. */
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":hl:n:m:c:", cli_longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hl:n:m:c:r:", cli_longopts, NULL)) != -1) {
 		if (opt == '?') {
 			if (optopt != 0)
 				return plan_failf(err, errlen, "unknown option '-%c' (try --help)",
@@ -258,6 +289,21 @@ int cli_parse(int argc, char **argv, struct cli *cli, char *err, size_t errlen)
 		return plan_failf(err, errlen, "unexpected argument '%s' (try --help)",
 				  argv[optind]);
 	return 0;
+}
+
+const char *cli_rpc_path(const struct cli *cli)
+{
+	if (cli->no_rpc)
+		return NULL;
+	if (cli->rpc_path != NULL)
+		return cli->rpc_path;
+	/*
+	 * Like SPDK's nvmf_tgt, a target built by a config file (or by nobody
+	 * yet) is managed over the default socket.  One built by flags is an
+	 * ad-hoc target, often one of several side by side: it serves JSON-RPC
+	 * only when asked with -r, so that they do not fight over one path.
+	 */
+	return cli->n_items == 0 ? CLI_RPC_DEFAULT_PATH : NULL;
 }
 
 void cli_free(struct cli *cli)
@@ -307,6 +353,27 @@ static int current_subsys(struct cli_build *b)
 	return b->cur_nqn != NULL ? 0 : select_subsys(b, PLAN_DEFAULT_NQN);
 }
 
+/* vfio-user:DIR: the socket is DIR/cntrl, SPDK's convention; no port. */
+static int build_listen_vfio_user(struct cli_build *b, const char *dir)
+{
+	struct plan_listener *dst;
+
+	if (dir[0] == '\0')
+		return plan_fail(b->err, b->errlen, &b->origin, "expected vfio-user:DIR");
+	dst = plan_add_listener(b->plan);
+	if (dst == NULL)
+		return nomem(b);
+	dst->origin = b->origin;
+	dst->trtype = NVMFT_TRTYPE_VFIOUSER;
+	dst->adrfam = NVMFT_ADRFAM_INTRA_HOST;
+	dst->traddr = strdup(dir);
+	dst->trsvcid = strdup("");
+	dst->nqn = b->cur_nqn ? strdup(b->cur_nqn) : NULL;
+	if (dst->traddr == NULL || dst->trsvcid == NULL || (b->cur_nqn && !dst->nqn))
+		return nomem(b);
+	return 0;
+}
+
 /* TRTYPE:ADDR:PORT, ADDR either IPv4, [IPv6] or plain IPv6 (last ':' ends it). */
 static int build_listen(struct cli_build *b, const char *arg)
 {
@@ -314,6 +381,8 @@ static int build_listen(struct cli_build *b, const char *arg)
 	char *copy, *addr, *port, *p;
 	struct plan_listener *dst;
 
+	if (strncasecmp(arg, "vfio-user:", 10) == 0)
+		return build_listen_vfio_user(b, arg + 10);
 	copy = strdup(arg);
 	if (copy == NULL)
 		return nomem(b);

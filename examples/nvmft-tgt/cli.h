@@ -15,6 +15,9 @@
 
 #include "plan.h"
 
+/* SPDK's default JSON-RPC socket. */
+#define CLI_RPC_DEFAULT_PATH "/var/tmp/spdk.sock"
+
 enum cli_item_kind {
 	CLI_NQN,
 	CLI_LISTEN,
@@ -34,6 +37,8 @@ struct cli {
 	enum nvmft_log_level log_level;
 	bool help;
 	bool version;
+	const char *rpc_path; /* -r, or NULL */
+	bool no_rpc;
 	/* Transport options from flags; copied to plan.tr_override. */
 	struct plan_transport tr;
 	struct cli_item *items;
@@ -52,6 +57,9 @@ int cli_parse(int argc, char **argv, struct cli *cli, char *err, size_t errlen);
 
 /* Add the flags' subsystems, listeners, namespaces and hosts to @plan. */
 int cli_to_plan(const struct cli *cli, struct plan *plan, char *err, size_t errlen);
+
+/* The JSON-RPC socket to serve, or NULL for none (see cli.c for the default). */
+const char *cli_rpc_path(const struct cli *cli);
 
 void cli_free(struct cli *cli);
 

@@ -36,6 +36,8 @@ struct cfg_ctx {
 	const char *method;
 	const char *prefix; /* "" or "listen_address." for nested objects */
 	struct plan_origin origin;
+	/* The failure is a feature libnvmft lacks, not a malformed parameter. */
+	bool unsupported;
 };
 
 enum cfg_pkind {
@@ -86,16 +88,19 @@ static int cfg_check_params(struct cfg_ctx *c, json_t *obj, const struct cfg_par
 			return cfg_fail(c, "unsupported parameter '%s%s'", c->prefix, key);
 		switch (p->kind) {
 		case P_FALSE:
-			if (!json_is_false(v))
-				return cfg_fail(c, "parameter '%s%s' is supported only as false",
-						c->prefix, key);
-			break;
+			if (json_is_false(v))
+				break;
+			c->unsupported = json_is_true(v);
+			return cfg_fail(c, "parameter '%s%s' is supported only as false",
+					c->prefix, key);
 		case P_ZERO:
-			if (!json_is_integer(v) || json_integer_value(v) != 0)
-				return cfg_fail(c, "parameter '%s%s' is supported only as 0",
-						c->prefix, key);
-			break;
+			if (json_is_integer(v) && json_integer_value(v) == 0)
+				break;
+			c->unsupported = json_is_integer(v);
+			return cfg_fail(c, "parameter '%s%s' is supported only as 0", c->prefix,
+					key);
 		case P_REFUSE:
+			c->unsupported = true;
 			return cfg_fail(c, "parameter '%s%s' is not supported", c->prefix, key);
 		case P_USE:
 		case P_IGNORE:
@@ -377,6 +382,10 @@ static const struct cfg_param transport_params[] = {
 	{ "kas", P_IGNORE },
 	{ "min_kato", P_IGNORE },
 	{ "disable_command_passthru", P_IGNORE },
+	/* vfio-user tuning; SPDK's rpc.py sends these (false) for every transport. */
+	{ "disable_mappable_bar0", P_IGNORE },
+	{ "disable_adaptive_irq", P_IGNORE },
+	{ "disable_shadow_doorbells", P_IGNORE },
 };
 
 /* Sets @bit in t->set when @key is present. */
@@ -734,7 +743,8 @@ static int cfg_set_config(struct cfg_ctx *c, json_t *params)
 		rc = cfg_str(c, params, "discovery_filter", false, &filter);
 	if (rc < 0)
 		return rc;
-	if (filter != NULL && strcmp(filter, "match_any") != 0)
+	c->unsupported = filter != NULL && strcmp(filter, "match_any") != 0;
+	if (c->unsupported)
 		return cfg_fail(c, "discovery_filter '%s' is not supported: the discovery log "
 			        "always lists every allowed subsystem (match_any)", filter);
 	passthru = json_object_get(params, "admin_cmd_passthru");
@@ -788,9 +798,17 @@ static const struct cfg_method cfg_methods[] = {
 	{ "keyring_linux_set_options", NULL },
 };
 
+static const struct cfg_method *cfg_find_method(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cfg_methods) / sizeof(cfg_methods[0]); i++)
+		if (strcmp(cfg_methods[i].name, name) == 0)
+			return &cfg_methods[i];
+	return NULL;
+}
+
 static int cfg_entry(struct cfg_ctx *c, json_t *entry)
 {
-	const struct cfg_method *m = NULL;
+	const struct cfg_method *m;
 	json_t *method = json_object_get(entry, "method");
 	json_t *params = json_object_get(entry, "params");
 	char where[48];
@@ -807,9 +825,7 @@ static int cfg_entry(struct cfg_ctx *c, json_t *entry)
 			return cfg_fail(c, "unexpected key '%s' in entry of method '%s'", key,
 					c->method);
 	}
-	for (size_t i = 0; i < sizeof(cfg_methods) / sizeof(cfg_methods[0]); i++)
-		if (strcmp(cfg_methods[i].name, c->method) == 0)
-			m = &cfg_methods[i];
+	m = cfg_find_method(c->method);
 	if (m == NULL)
 		return cfg_fail(c, "unsupported method '%s'", c->method);
 	if (m->fn == NULL)
@@ -859,41 +875,78 @@ static int cfg_section(struct cfg_ctx *c, json_t *sec, size_t idx)
 	return 0;
 }
 
-int config_parse(const char *text, size_t len, struct plan *plan, char *err, size_t errlen)
+int config_parse_json(json_t *root, struct plan *plan, char *err, size_t errlen)
 {
 	struct cfg_ctx c = { .plan = plan, .err = err, .errlen = errlen, .prefix = "" };
-	json_t *root, *sections, *sec;
-	json_error_t jerr;
+	json_t *sections, *sec;
 	const char *key;
 	size_t i;
 	json_t *v;
-	int rc = 0;
+	int rc;
+
+	sections = json_object_get(root, "subsystems");
+	if (!json_is_object(root) || !json_is_array(sections))
+		return plan_failf(
+			err, errlen,
+			"config: the top level must be an object with a \"subsystems\" array");
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "subsystems") != 0)
+			return plan_failf(err, errlen, "config: unexpected top-level key '%s'", key);
+	}
+	json_array_foreach(sections, i, sec) {
+		rc = cfg_section(&c, sec, i);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int config_parse(const char *text, size_t len, struct plan *plan, char *err, size_t errlen)
+{
+	json_t *root;
+	json_error_t jerr;
+	int rc;
 
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return plan_failf(err, errlen, "config: line %d, column %d: %s", jerr.line,
 				  jerr.column, jerr.text);
-	sections = json_object_get(root, "subsystems");
-	if (!json_is_object(root) || !json_is_array(sections)) {
-		rc = plan_failf(
-			err, errlen,
-			"config: the top level must be an object with a \"subsystems\" array");
-		goto out;
-	}
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "subsystems") != 0) {
-			rc = plan_failf(err, errlen, "config: unexpected top-level key '%s'", key);
-			goto out;
-		}
-	}
-	json_array_foreach(sections, i, sec) {
-		rc = cfg_section(&c, sec, i);
-		if (rc < 0)
-			break;
-	}
-out:
+	rc = config_parse_json(root, plan, err, errlen);
 	json_decref(root);
 	return rc;
+}
+
+int config_parse_method(const char *method, json_t *params, struct plan *plan, char *err,
+			size_t errlen)
+{
+	struct cfg_ctx c = { .plan = plan, .err = err, .errlen = errlen, .prefix = "" };
+	const struct cfg_method *m = cfg_find_method(method);
+	char what[160];
+	int rc;
+
+	if (m == NULL) {
+		snprintf(err, errlen, "unsupported method '%s'", method);
+		return -ENOENT;
+	}
+	if (m->fn == NULL)
+		return 0;
+	snprintf(what, sizeof(what), "%s", method);
+	plan_origin_set(&c.origin, what, "");
+	c.method = method;
+	if (!json_is_object(params))
+		return plan_fail(err, errlen, &c.origin, "\"params\" must be an object");
+	rc = m->fn(&c, params);
+	if (rc == -EINVAL && c.unsupported)
+		rc = -EOPNOTSUPP;
+	return rc;
+}
+
+const char *config_method(size_t idx, bool *ignored)
+{
+	if (idx >= sizeof(cfg_methods) / sizeof(cfg_methods[0]))
+		return NULL;
+	*ignored = cfg_methods[idx].fn == NULL;
+	return cfg_methods[idx].name;
 }
 
 int config_load_file(const char *path, struct plan *plan, char *err, size_t errlen)

@@ -30,7 +30,10 @@
 #include "cli.h"
 #include "config.h"
 #include "plan.h"
+#include "rpc.h"
+#include "rpc_server.h"
 #include "setup.h"
+#include "state.h"
 #include "threads.h"
 
 enum run_state {
@@ -42,6 +45,9 @@ enum run_state {
 struct mgmt {
 	const struct app_logger *log;
 	struct app_target at;
+	struct app_state st;   /* once running: what JSON-RPC changes */
+	struct rpc_server *srv; /* NULL without JSON-RPC, or once stopping */
+	struct rpc_ctx rpc;
 	struct pg_threads *pt;
 	enum run_state state;
 	int status; /* exit status */
@@ -58,7 +64,34 @@ static void begin_stop(struct mgmt *m, int status)
 		return;
 	m->state = ST_STOPPING;
 	setup_release_faults(&m->at);
+	/* Clients go first: no change may start while the poll groups stop. */
+	state_stop(&m->st);
+	if (m->srv != NULL) {
+		if (m->rpc.st != NULL)
+			rpc_stop(&m->rpc);
+		rpc_server_close(m->srv);
+		m->srv = NULL;
+	}
 	pg_threads_stop(m->pt);
+}
+
+static int watch(struct mgmt *m, int fd);
+
+/* Running: JSON-RPC takes over the objects start-up built. */
+static int start_rpc(struct mgmt *m)
+{
+	int rc;
+
+	if (m->srv == NULL)
+		return 0;
+	rc = state_adopt(&m->st, &m->at);
+	if (rc == 0)
+		rc = watch(m, rpc_server_get_fd(m->srv));
+	if (rc < 0)
+		return rc;
+	rpc_init(&m->rpc, &m->st, m->srv);
+	app_log(m->log, NVMFT_LOG_NOTICE, "JSON-RPC server on %s", rpc_server_path(m->srv));
+	return 0;
 }
 
 /* Once every namespace is attached, open the doors and say so. */
@@ -66,7 +99,7 @@ static void check_started(struct mgmt *m)
 {
 	if (m->at.ns_pending != 0)
 		return;
-	if (m->at.ns_status < 0 || setup_listeners(&m->at) < 0) {
+	if (m->at.ns_status < 0 || setup_listeners(&m->at) < 0 || start_rpc(m) < 0) {
 		begin_stop(m, APP_EXIT_FAILURE);
 		return;
 	}
@@ -132,6 +165,8 @@ static void mgmt_loop(struct mgmt *m)
 				on_signal(m);
 			else if (ev[i].data.fd == pg_threads_get_fd(m->pt))
 				on_thread_exit(m);
+			else if (m->srv != NULL && ev[i].data.fd == rpc_server_get_fd(m->srv))
+				rpc_server_poll(m->srv);
 		}
 	}
 }
@@ -150,10 +185,13 @@ static int watch(struct mgmt *m, int fd)
 
 /* Everything from the target's creation to its end; returns the exit status. */
 static int run(const struct plan *plan, const struct cli *cli, const struct app_logger *log,
-	       int sfd)
+	       int sfd, struct rpc_server *srv)
 {
-	struct mgmt m = { .log = log, .sfd = sfd, .state = ST_STARTING, .status = APP_EXIT_OK };
+	struct mgmt m = { .log = log, .sfd = sfd, .state = ST_STARTING, .status = APP_EXIT_OK,
+			  .srv = srv };
 	int rc;
+
+	state_init(&m.st, log);
 
 	m.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (m.epfd < 0) {
@@ -174,6 +212,7 @@ static int run(const struct plan *plan, const struct cli *cli, const struct app_
 		rc = watch(&m, nvmft_target_get_fd(m.at.tgt));
 	if (rc < 0) {
 		/* No thread runs yet: free what exists and leave. */
+		rpc_server_close(m.srv);
 		pg_threads_free(m.pt);
 		setup_free_target(&m.at);
 		setup_free_backends(&m.at);
@@ -192,7 +231,9 @@ static int run(const struct plan *plan, const struct cli *cli, const struct app_
 
 	rc = pg_threads_free(m.pt);
 	if (rc == 0) {
+		/* Completions still queued run in here, for requests nobody waits for. */
 		setup_free_target(&m.at);
+		state_free(&m.st);
 		setup_free_backends(&m.at);
 	} else {
 		/* Freeing the target would free what a stuck group still uses. */
@@ -228,14 +269,20 @@ static int load_plan(const struct cli *cli, struct plan *plan, char *err, size_t
 		rc = config_load_file(cli->config_path, plan, err, errlen);
 	if (rc == 0)
 		rc = cli_to_plan(cli, plan, err, errlen);
+	/* A target managed over JSON-RPC may start with nothing to listen on. */
 	if (rc == 0)
-		rc = plan_validate(plan, err, errlen);
+		rc = cli_rpc_path(cli) ? plan_check(plan, err, errlen)
+				       : plan_validate(plan, err, errlen);
+	/* As in SPDK, every bdev has a UUID, and its namespace reports it. */
+	if (rc == 0 && state_fill_uuids(plan) < 0)
+		rc = plan_failf(err, errlen, "no random bytes for bdev UUIDs");
 	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	struct app_logger log = { .level = NVMFT_LOG_NOTICE };
+	struct rpc_server *srv = NULL;
 	struct plan plan;
 	struct cli cli;
 	char err[1024];
@@ -268,13 +315,21 @@ int main(int argc, char **argv)
 		status = APP_EXIT_USAGE;
 		goto out;
 	}
-	sfd = signals_open();
-	if (sfd < 0) {
-		app_log(&log, NVMFT_LOG_ERR, "signalfd: %s", strerror(errno));
+	/* Before anything starts: a socket another live process serves means "no". */
+	if (cli_rpc_path(&cli) != NULL &&
+	    rpc_server_open(cli_rpc_path(&cli), &log, &srv, err, sizeof(err)) < 0) {
+		app_log(&log, NVMFT_LOG_ERR, "%s", err);
 		status = APP_EXIT_FAILURE;
 		goto out;
 	}
-	status = run(&plan, &cli, &log, sfd);
+	sfd = signals_open();
+	if (sfd < 0) {
+		app_log(&log, NVMFT_LOG_ERR, "signalfd: %s", strerror(errno));
+		rpc_server_close(srv);
+		status = APP_EXIT_FAILURE;
+		goto out;
+	}
+	status = run(&plan, &cli, &log, sfd, srv);
 	close(sfd);
 out:
 	plan_free(&plan);

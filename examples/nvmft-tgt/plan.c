@@ -280,12 +280,42 @@ static int validate_host(const struct plan *p, size_t idx, char *err, size_t err
 	return 0;
 }
 
+/*
+ * A vfio-user socket is one PCI function of one subsystem (no discovery):
+ * it must name that subsystem, or be the plan's only one, and a directory
+ * serves a single subsystem.  The socket path (DIR/cntrl) must fit.
+ */
+static int validate_vfu_listener(const struct plan *p, const struct plan_listener *l, char *err,
+				 size_t errlen)
+{
+	const char *nqn = l->nqn;
+
+	if (l->traddr == NULL || l->traddr[0] == '\0' || strlen(l->traddr) + sizeof("/cntrl") > 108)
+		return plan_fail(err, errlen, &l->origin, "'%s' is not a usable socket directory",
+				 l->traddr ? l->traddr : "");
+	if (nqn != NULL && strcmp(nqn, PLAN_DISCOVERY_NQN) == 0)
+		return plan_fail(err, errlen, &l->origin, "vfio-user serves no discovery subsystem");
+	if (nqn == NULL && p->n_subsys != 1)
+		return plan_fail(err, errlen, &l->origin,
+				 "a vfio-user listener belongs to one subsystem: give it after -n NQN");
+	if (nqn == NULL)
+		nqn = p->subsys[0].nqn;
+	for (const struct plan_listener *o = p->listeners; o < l; o++)
+		if (o->trtype == NVMFT_TRTYPE_VFIOUSER && strcmp(o->traddr, l->traddr) == 0 &&
+		    strcmp(o->nqn ? o->nqn : p->subsys[0].nqn, nqn) != 0)
+			return plan_fail(err, errlen, &l->origin, "%s serves another subsystem already",
+					 l->traddr);
+	return 0;
+}
+
 static int validate_listener(const struct plan *p, const struct plan_listener *l, char *err,
 			     size_t errlen)
 {
 	if (l->nqn != NULL && strcmp(l->nqn, PLAN_DISCOVERY_NQN) != 0 &&
 	    plan_find_subsys(p, l->nqn) == NULL)
 		return plan_fail(err, errlen, &l->origin, "unknown subsystem '%s'", l->nqn);
+	if (l->trtype == NVMFT_TRTYPE_VFIOUSER)
+		return validate_vfu_listener(p, l, err, errlen);
 	if (l->adrfam != NVMFT_ADRFAM_IPV4 && l->adrfam != NVMFT_ADRFAM_IPV6)
 		return plan_fail(err, errlen, &l->origin, "address family must be IPv4 or IPv6");
 	if (l->traddr == NULL || !plan_addr_valid(l->adrfam, l->traddr))
@@ -353,7 +383,7 @@ static int size_subsys(struct plan *p, char *err, size_t errlen)
 	return 0;
 }
 
-int plan_validate(struct plan *p, char *err, size_t errlen)
+int plan_check(struct plan *p, char *err, size_t errlen)
 {
 	int rc;
 
@@ -390,6 +420,13 @@ int plan_validate(struct plan *p, char *err, size_t errlen)
 		rc = validate_ns(p, i, err, errlen);
 	if (rc == 0)
 		rc = size_subsys(p, err, errlen);
+	return rc;
+}
+
+int plan_validate(struct plan *p, char *err, size_t errlen)
+{
+	int rc = plan_check(p, err, errlen);
+
 	if (rc == 0 && p->n_listeners == 0)
 		rc = plan_failf(err, errlen,
 				"nothing to listen on: give -l/--listen or an "

@@ -54,6 +54,8 @@ enum {
 	PLAN_TR_C2H_SUCCESS = 1u << 5,
 	PLAN_TR_HDGST = 1u << 6,
 	PLAN_TR_DDGST = 1u << 7,
+	PLAN_TR_NO_SRQ = 1u << 8,
+	PLAN_TR_MAX_SRQ_DEPTH = 1u << 9,
 };
 
 /* Values override the library's defaults only where their bit is in @set. */
@@ -68,6 +70,8 @@ struct plan_transport {
 	bool c2h_success;
 	bool hdgst;
 	bool ddgst;
+	bool no_srq;            /* RDMA */
+	uint32_t max_srq_depth; /* RDMA */
 	struct plan_origin origin;
 };
 
@@ -180,6 +184,13 @@ struct plan_transport *plan_find_transport(const struct plan *p, enum nvmft_trty
  * a message in @err.
  */
 int plan_validate(struct plan *p, char *err, size_t errlen);
+
+/*
+ * plan_validate() without asking for a listener: a target managed over
+ * JSON-RPC may start with none, and load_config checks a running target's
+ * plan with its additions.
+ */
+int plan_check(struct plan *p, char *err, size_t errlen);
 
 /* Whether @trtype is used by a transport entry or a listener. */
 bool plan_uses_trtype(const struct plan *p, enum nvmft_trtype trtype);

@@ -55,6 +55,10 @@ static void apply_transport(struct nvmft_transport_opts *o, const struct plan_tr
 	if (t->set & PLAN_TR_DDGST)
 		o->digests = t->ddgst ? (o->digests | NVMFT_DIGEST_DATA)
 				      : (o->digests & ~(uint32_t)NVMFT_DIGEST_DATA);
+	if (t->set & PLAN_TR_NO_SRQ)
+		o->no_srq = t->no_srq;
+	if (t->set & PLAN_TR_MAX_SRQ_DEPTH)
+		o->max_srq_depth = t->max_srq_depth;
 }
 
 static int setup_transport(struct app_target *at, enum nvmft_trtype trtype)
@@ -90,7 +94,8 @@ static int setup_transport(struct app_target *at, enum nvmft_trtype trtype)
 
 int setup_target(struct app_target *at, const struct plan *plan, const struct app_logger *log)
 {
-	static const enum nvmft_trtype trtypes[] = { NVMFT_TRTYPE_TCP, NVMFT_TRTYPE_RDMA };
+	static const enum nvmft_trtype trtypes[] = { NVMFT_TRTYPE_TCP, NVMFT_TRTYPE_RDMA,
+						     NVMFT_TRTYPE_VFIOUSER };
 	struct nvmft_target_opts opts;
 	int rc;
 
@@ -343,6 +348,9 @@ void setup_print_ready(const struct app_target *at, FILE *out)
 	const char *sep = "";
 
 	fputs(APP_NAME ": ready: listening on ", out);
+	/* A target managed over JSON-RPC may start with no address yet. */
+	if (p->n_listeners == 0)
+		fputs("nothing yet", out);
 	for (size_t i = 0; i < p->n_listeners; i++) {
 		const struct nvmft_listener *l = at->listeners[i];
 		bool seen = false, v6;
@@ -352,6 +360,11 @@ void setup_print_ready(const struct app_target *at, FILE *out)
 		if (seen)
 			continue;
 		v6 = nvmft_listener_get_adrfam(l) == NVMFT_ADRFAM_IPV6;
+		if (p->listeners[i].trtype == NVMFT_TRTYPE_VFIOUSER) {
+			fprintf(out, "%svfio-user %s", sep, nvmft_listener_get_traddr(l));
+			sep = ", ";
+			continue;
+		}
 		fprintf(out, "%s%s %s%s%s:%s", sep, plan_trtype_str(p->listeners[i].trtype),
 			v6 ? "[" : "", nvmft_listener_get_traddr(l), v6 ? "]" : "",
 			nvmft_listener_get_trsvcid(l));
@@ -404,4 +417,12 @@ void setup_free_backends(struct app_target *at)
 	at->subsys = NULL;
 	at->listeners = NULL;
 	at->ns_ctx = NULL;
+}
+
+void setup_transport_opts(struct nvmft_transport_opts *o, const struct plan_transport *cfg,
+			  const struct plan_transport *override)
+{
+	if (cfg != NULL)
+		apply_transport(o, cfg);
+	apply_transport(o, override);
 }

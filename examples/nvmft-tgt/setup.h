@@ -57,4 +57,11 @@ void setup_free_target(struct app_target *at);
 /* Free the backends (after the target) and @at's arrays. */
 void setup_free_backends(struct app_target *at);
 
+/*
+ * Transport options as start-up sets them: @o holds the library's defaults;
+ * the config entry's values (@cfg, may be NULL), then the command line's.
+ */
+void setup_transport_opts(struct nvmft_transport_opts *o, const struct plan_transport *cfg,
+			  const struct plan_transport *override);
+
 #endif /* NVMFT_TGT_SETUP_H */

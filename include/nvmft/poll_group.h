@@ -141,6 +141,7 @@ NVMFT_API int nvmft_poll_group_free(struct nvmft_poll_group *pg);
  * @bytes_written: data received from hosts, ever
  * @buf_waits: requests that had to wait for a data buffer, ever
  * @buf_bytes: data buffer memory held by the group now
+ * @io_completed: commands completed on I/O queues (admin queues left out), ever
  */
 struct nvmft_poll_group_stats {
 	size_t size;
@@ -156,6 +157,7 @@ struct nvmft_poll_group_stats {
 	uint64_t bytes_written;
 	uint64_t buf_waits;
 	uint64_t buf_bytes;
+	uint64_t io_completed;
 };
 
 /**

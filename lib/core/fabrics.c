@@ -133,7 +133,12 @@ static void fabrics_connect(struct nvmft_req *req)
 					 offsetof(struct nvmf_connect_data, subsysnqn));
 		goto fail;
 	}
-	if (!nvmft_nqn_valid(data.hostnqn, sizeof(data.hostnqn))) {
+	/*
+	 * An empty host NQN is what SPDK's initiator sends unless told one; it
+	 * can only match "any host", never a list entry, so taking it costs
+	 * nothing and Linux's and SPDK's targets take it too.
+	 */
+	if (data.hostnqn[0] != '\0' && !nvmft_nqn_valid(data.hostnqn, sizeof(data.hostnqn))) {
 		status = connect_invalid(req, NVMFT_CONNECT_IATTR_DATA,
 					 offsetof(struct nvmf_connect_data, hostnqn));
 		goto fail;

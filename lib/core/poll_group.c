@@ -824,6 +824,7 @@ NVMFT_EXPORT int nvmft_poll_group_get_stats(const struct nvmft_poll_group *pg,
 		buf += (uint64_t)__atomic_load_n(&pg->tr[i].pool.nr_alloc, __ATOMIC_RELAXED) *
 		       pg->tr[i].pool.chunk;
 	s.buf_bytes = buf;
+	s.io_completed = nvmft_stat_read(pg->stats.io_completed);
 	memcpy(st, &s, NVMFT_MIN(st->size, sizeof(s)));
 	return 0;
 }

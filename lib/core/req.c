@@ -459,8 +459,11 @@ static void req_release(struct nvmft_req *req)
 	req_uncharge(req);
 	if (req->flags & NVMFT_REQ_F_IO_COUNTED)
 		nvmft_pg_io_done(pg, qp->pgss, req->pgns);
-	if (pg != NULL)
+	if (pg != NULL) {
 		nvmft_stat_add(pg->stats.reqs_completed, 1);
+		if (qp->qid != 0)
+			nvmft_stat_add(pg->stats.io_completed, 1);
+	}
 	req->flags = 0;
 	req->pool_iovcnt = 0;
 	req->iovcnt = 0;

@@ -12,15 +12,16 @@
 #     expects it, and the test's own host-side checks.
 # Logs (target stderr at --log-level debug, guest console) stay in WORKDIR.
 #
-# Usage: run-e2e.sh --harness DIR --tgt PATH --workdir DIR TEST
-#   TEST: basic | fio-mq | digest-busypoll (see the test_* functions below)
+# Usage: run-e2e.sh --harness DIR --tgt PATH --workdir DIR [--rpc PATH] TEST
+#   TEST: basic | fio-mq | digest-busypoll | rpc-seed (see the test_* functions
+#   below); rpc-seed needs --rpc, the nvmft-rpc client
 # Exit status: 0 when every check passed, 1 otherwise (never 77: a missing
 # harness is a failure, not a skip).
 set -uo pipefail
 
-harness="" tgt="" workdir=""
+harness="" tgt="" workdir="" rpc=""
 usage() {
-	sed -n '2,20p' "$0" >&2
+	sed -n '2,22p' "$0" >&2
 	exit 1
 }
 while [ $# -gt 1 ]; do
@@ -28,6 +29,7 @@ while [ $# -gt 1 ]; do
 	--harness) harness=$2 ;;
 	--tgt) tgt=$2 ;;
 	--workdir) workdir=$2 ;;
+	--rpc) rpc=$2 ;;
 	*) usage ;;
 	esac
 	shift 2
@@ -302,9 +304,110 @@ test_digest_busypoll() {
 	fi
 }
 
+# rpc-seed: the seed scenario of the JSON-RPC control plane.  The target
+# starts empty with only its RPC socket, and is built as a storage node's
+# daemon drives SPDK: TCP transport, a bdev "abcd-uuid" (a file here), the
+# logical volume's subsystem, a listener on port 0 (the port it got is read
+# back with nvmf_subsystem_get_listeners), the namespace.  The guest
+# discovers, connects, checks Identify and does I/O.  Then the target's own
+# counters must show the host's queues and commands, the file must hold
+# what the guest wrote, and the namespace, subsystem and bdev go away again
+# over RPC, leaving save_config with no subsystem.
+test_rpc_seed() {
+	local nqn=nqn.2024-01.io.excloud:storage.node.disk.lvol serial=EXC0001 model="excloud lvol"
+	local uuid=5d1c3e2a-7b4f-4c8e-9a1d-2e3f4a5b6c7d img=$workdir/vol.img vol_mb=64 write_mb=8
+	local sock=$workdir/rpc.sock port guest_sha head_sha stats t=0
+	[ -x "$rpc" ] || die "rpc-seed needs --rpc (the nvmft-rpc client)"
+	rpcj() { "$rpc" -s "$sock" -t 60 "$@"; }
+	# One RPC; its result on stdout, a failed check if it fails.
+	rpc_ok() {
+		local out
+		if out=$(rpcj "$@" 2> "$workdir/rpc.err"); then
+			say "rpc $1: $(printf '%s' "$out" | tr -d ' \n' | cut -c1-120)" >&2
+			printf '%s' "$out"
+		else
+			fail "rpc $1 failed: $(cat "$workdir/rpc.err")" >&2
+			return 1
+		fi
+	}
+	head -c $((vol_mb << 20)) /dev/zero > "$img" || die "cannot create $img"
+
+	"$tgt" -r "$sock" --log-level debug > "$workdir/tgt.out" 2> "$workdir/tgt.err" &
+	tpid[tgt]=$!
+	say "target tgt (pid ${tpid[tgt]}): $tgt -r $sock --log-level debug"
+	until grep -q ': ready: ' "$workdir/tgt.out"; do
+		kill -0 "${tpid[tgt]}" 2>/dev/null && [ $t -lt 300 ] ||
+			die "target did not start: $(cat "$workdir/tgt.err")"
+		sleep 0.1
+		t=$((t + 1))
+	done
+	rpc_ok framework_wait_init > /dev/null || die "no JSON-RPC"
+	rpc_ok nvmf_create_transport '{"trtype": "TCP"}' > /dev/null &&
+		rpc_ok bdev_uring_create "{\"name\": \"abcd-uuid\", \"filename\": \"$img\",
+			\"uuid\": \"$uuid\"}" > /dev/null &&
+		rpc_ok nvmf_create_subsystem "{\"nqn\": \"$nqn\", \"allow_any_host\": true,
+			\"serial_number\": \"$serial\", \"model_number\": \"$model\"}" > /dev/null &&
+		rpc_ok nvmf_subsystem_add_listener "{\"nqn\": \"$nqn\", \"listen_address\":
+			{\"trtype\": \"TCP\", \"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\",
+			 \"trsvcid\": \"0\"}}" > /dev/null &&
+		[ "$(rpc_ok nvmf_subsystem_add_ns "{\"nqn\": \"$nqn\",
+			\"namespace\": {\"bdev_name\": \"abcd-uuid\"}}")" = 1 ] ||
+		die "the seed scenario's RPCs failed"
+	port=$(rpc_ok nvmf_subsystem_get_listeners "{\"nqn\": \"$nqn\"}" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["address"]["trsvcid"])')
+	[ -n "$port" ] && [ "$port" != 0 ] || die "no port in nvmf_subsystem_get_listeners"
+	pass "target built over JSON-RPC; the listener got port $port"
+
+	run_guest rpc-seed.sh --env TARGET_PORT="$port" --env NQN="$nqn" --env SERIAL="$serial" \
+		--env MODEL="$model" --env NS_UUID="$uuid" --env VOL_MB=$vol_mb --env WRITE_MB=$write_mb
+
+	# The library's counters over RPC: the host's admin and I/O queues, its I/O.
+	stats=$(rpc_ok nvmf_get_stats | python3 -c '
+import json, sys
+g = json.load(sys.stdin)["poll_groups"]
+print(sum(x["admin_qpairs"] for x in g), sum(x["io_qpairs"] for x in g),
+      sum(x["current_io_qpairs"] for x in g), sum(x["completed_nvme_io"] for x in g))')
+	say "nvmf_get_stats: admin_qpairs io_qpairs current_io_qpairs completed_nvme_io = $stats"
+	set -- $stats
+	# Discovery and the connect each make an admin queue; every write of the
+	# guest's ${write_mb} MiB is at least one I/O command of at most 128 KiB.
+	if [ "${1:-0}" -ge 2 ] && [ "${2:-0}" -ge 1 ] && [ "${3:--1}" = 0 ] &&
+		[ "${4:-0}" -ge $(((write_mb << 20) / (128 << 10) * 2)) ]; then
+		pass "nvmf_get_stats counted the host's queues and I/O"
+	else
+		fail "nvmf_get_stats does not show the host's queues and I/O: $stats"
+	fi
+	guest_sha=$(tr -d '\r' < "$workdir/guest.log" | grep -ao 'E2E-VOL-SHA256=[0-9a-f]*' |
+		tail -1 | cut -d= -f2)
+	head_sha=$(head -c $((write_mb << 20)) "$img" | sha256sum | cut -d' ' -f1)
+	if [ -n "$guest_sha" ] && [ "$guest_sha" = "$head_sha" ]; then
+		pass "bdev abcd-uuid ($img) holds the ${write_mb} MiB the guest wrote"
+	else
+		fail "bdev abcd-uuid: $img sha256 $head_sha, guest wrote ${guest_sha:-nothing}"
+	fi
+
+	# And down again, over RPC.
+	rpc_ok nvmf_subsystem_remove_ns "{\"nqn\": \"$nqn\", \"nsid\": 1}" > /dev/null &&
+		rpc_ok nvmf_delete_subsystem "{\"nqn\": \"$nqn\"}" > /dev/null &&
+		rpc_ok bdev_uring_delete '{"name": "abcd-uuid"}' > /dev/null &&
+		pass "namespace, subsystem and bdev removed over JSON-RPC"
+	if rpc_ok save_config | python3 -c '
+import json, sys
+c = {s["subsystem"]: s["config"] for s in json.load(sys.stdin)["subsystems"]}
+m = [e["method"] for e in c["nvmf"] + c["bdev"]]
+sys.exit("nvmf_create_subsystem" in m or "bdev_uring_create" in m)'; then
+		pass "save_config: no subsystem or bdev left"
+	else
+		fail "save_config still lists the subsystem or the bdev"
+	fi
+	stop_target tgt
+	[ ! -e "$sock" ] && pass "the RPC socket is gone after shutdown" ||
+		fail "the RPC socket $sock is left behind"
+}
+
 # --- main ---------------------------------------------------------------------
 case $test_name in
-basic | fio-mq | digest-busypoll) ;;
+basic | fio-mq | digest-busypoll | rpc-seed) ;;
 *) usage ;;
 esac
 if [ ! -f "$harness/run" ]; then
@@ -316,7 +419,8 @@ harness=$(cd "$harness" && pwd)
 [ -x "$tgt" ] || die "no nvmft-tgt at $tgt (build it: ninja -C <builddir>)"
 mkdir -p "$workdir" || die "cannot create $workdir"
 workdir=$(cd "$workdir" && pwd)
-rm -f "$workdir"/*.out "$workdir"/*.err "$workdir"/guest.log "$workdir"/file.img
+rm -f "$workdir"/*.out "$workdir"/*.err "$workdir"/guest.log "$workdir"/file.img \
+	"$workdir"/vol.img
 fio=$(command -v fio || true)
 case $test_name in
 fio-mq | digest-busypoll)

@@ -605,7 +605,8 @@ static void assert_padded(const char *field, size_t len, const char *s)
 static void test_spdk_v2509_config(void **state)
 {
 	unsigned int p4 = free_port(AF_INET), p6 = free_port(AF_INET6);
-	const char *args[] = { "-c", NULL, NULL };
+	/* A config alone would serve JSON-RPC on SPDK's default socket: not in a test. */
+	const char *args[] = { "-c", NULL, "--no-rpc", NULL };
 	struct th_cfg cfg = { .timeout_ms = 30000, .subnqn = "nqn.2016-06.io.spdk:cnode1" };
 	static uint8_t id[4096], w[16384], r[16384];
 	const struct nvme_id_ctrl *ctrl = (const void *)id;

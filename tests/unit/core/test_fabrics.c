@@ -169,6 +169,40 @@ static void test_host_not_allowed(void **state)
 	lt_qpair_close(ok);
 }
 
+/*
+ * SPDK's initiator sends an empty host NQN unless given one: an open
+ * subsystem takes it (I/O queues included), a host list never matches it,
+ * and a malformed non-empty one is still refused.
+ */
+static void test_empty_host_nqn(void **state)
+{
+	struct lt_env *env = *state;
+	struct nvmft_subsystem *open_ss = lt_env_add_subsystem(env, "nqn.2024-01.io.example:open", true);
+	struct nvmft_subsystem *closed = lt_env_add_subsystem(env, "nqn.2024-01.io.example:shut", false);
+	struct lt_qpair *aq, *iq, *q;
+	uint16_t cntlid;
+	struct lt_cpl r;
+
+	assert_non_null(open_ss);
+	assert_non_null(closed);
+	assert_int_equal(nvmft_subsystem_add_host(closed, HOST2), 0);
+	aq = lt_connect_admin(env, "nqn.2024-01.io.example:open", "", &cntlid);
+	assert_non_null(aq);
+	iq = lt_qpair_new(env, 0);
+	r = lt_connect_raw(iq, 1, 31, 0, cntlid, "nqn.2024-01.io.example:open", "");
+	assert_int_equal(r.status, 0);
+	q = lt_qpair_new(env, 0);
+	r = lt_connect_raw(q, 0, 31, 0, 0xffff, "nqn.2024-01.io.example:shut", "");
+	assert_int_equal(r.status, ST_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST));
+	lt_qpair_close(q);
+	q = lt_qpair_new(env, 0);
+	r = lt_connect_raw(q, 0, 31, 0, 0xffff, "nqn.2024-01.io.example:open", "not-an-nqn");
+	assert_invalid_param(r, NVMFT_CONNECT_IATTR_DATA, 512);
+	lt_qpair_close(q);
+	lt_qpair_close(iq);
+	lt_qpair_close(aq);
+}
+
 static void test_listener_not_in_subsystem(void **state)
 {
 	struct lt_env *env = *state;
@@ -505,6 +539,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_connect_admin_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_rejections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_before_connect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_host_nqn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_not_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listener_not_in_subsystem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_connect, setup, teardown),

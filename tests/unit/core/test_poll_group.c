@@ -317,6 +317,7 @@ static void test_stats_exact(void **state)
 	assert_int_equal(st.size, sizeof(st));
 	assert_int_equal(st.admin_qpairs, 0);
 	assert_int_equal(st.reqs_completed, 0);
+	assert_int_equal(st.io_completed, 0);
 	assert_int_equal(st.buf_bytes, 0);
 
 	aq = connect_admin_kato(&env, 0, 0, &cntlid);   /* Connect, Property Set */
@@ -335,6 +336,8 @@ static void test_stats_exact(void **state)
 	assert_int_equal(st.current_io_qpairs, 1);
 	assert_int_equal(st.pending_bdev_io, 0);
 	assert_int_equal(st.reqs_completed, 2 + 1 + 3);
+	/* The I/O queue's Connect and its three commands; nothing of the admin queue. */
+	assert_int_equal(st.io_completed, 1 + 3);
 	assert_int_equal(st.buf_waits, 0);
 	/* One 4 KiB write took one pool chunk (128 KiB / 16); malloc reads are zero copy. */
 	assert_int_equal(st.buf_bytes, 8192);
