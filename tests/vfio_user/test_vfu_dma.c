@@ -193,6 +193,8 @@ static void test_seals(void **state)
 	uint8_t *last;
 
 	(void)state;
+	if (shm >= 0)
+		unlink(path);
 	vfu_dma_init(&d, 16);
 	assert_false(d.unsealed_ok);
 	/* Not sealable, sealable but open, sealed against the wrong thing: EPERM. */
@@ -202,7 +204,6 @@ static void test_seals(void **state)
 	assert_int_equal(d.n, 0);
 	/* A tmpfs file opened by name: no seals at all. */
 	if (shm >= 0) {
-		unlink(path);
 		assert_int_equal(ftruncate(shm, 0x4000), 0);
 		assert_int_equal(vfu_dma_add(&d, 0x10000, 0x4000, 3, shm, 0), -EPERM);
 	}
