@@ -178,12 +178,32 @@ static bool ss_has_listener(struct nvmft_subsystem *ss, const struct nvmft_liste
 
 struct nvmft_listener *apply_find_listener(struct app_state *st, const struct plan_listener *l)
 {
-	struct nvmft_transport *tr = nvmft_transport_find(st->tgt, l->trtype);
+	return setup_find_listener(nvmft_transport_find(st->tgt, l->trtype), l);
+}
 
-	/* Port 0 asks for a new port every time: it names no existing listener. */
-	if (tr == NULL || l->trsvcid == NULL || strcmp(l->trsvcid, "0") == 0)
-		return NULL;
-	return nvmft_listener_find(tr, l->traddr, l->trsvcid);
+/*
+ * One subsystem per vfio-user socket (each client is a PCI function of
+ * it), and no discovery: -EINVAL, or -EBUSY when @l already serves
+ * another subsystem.
+ */
+static int vfu_listener_ok(struct app_state *st, const struct plan_listener *pl,
+			   struct nvmft_subsystem *ss, struct nvmft_listener *l, char *err,
+			   size_t errlen)
+{
+	struct nvmft_subsystem *x;
+
+	if (plan_check_vfu_address(pl, err, errlen) < 0)
+		return -EINVAL;
+	if (ss == NULL)
+		return fail(err, errlen, -EINVAL, "vfio-user serves no discovery subsystem");
+	for (x = nvmft_subsystem_get_first(st->tgt); l != NULL && x != NULL;
+	     x = nvmft_subsystem_get_next(x))
+		if (x != ss && ss_has_listener(x, l))
+			return fail(err, errlen, -EBUSY,
+				    "%s serves another subsystem already (%s): one subsystem per "
+				    "vfio-user socket",
+				    pl->traddr, nvmft_subsystem_get_nqn(x));
+	return 0;
 }
 
 int apply_listener(struct app_state *st, const struct plan_listener *pl, struct nvmft_listener **ret,
@@ -210,6 +230,11 @@ int apply_listener(struct app_state *st, const struct plan_listener *pl, struct 
 			return fail(err, errlen, -ENOENT, "no subsystem '%s'", pl->nqn);
 	}
 	l = apply_find_listener(st, pl);
+	if (pl->trtype == NVMFT_TRTYPE_VFIOUSER) {
+		rc = vfu_listener_ok(st, pl, ss, l, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	if (l != NULL && (ss != NULL ? ss_has_listener(ss, l) : state_held(st, l)))
 		return fail(err, errlen, -EEXIST, "'%s' already listens on %s %s", pl->nqn,
 			    pl->traddr, pl->trsvcid);
@@ -229,9 +254,13 @@ int apply_listener(struct app_state *st, const struct plan_listener *pl, struct 
 		return fail(err, errlen, rc, "cannot attach %s %s to '%s': %s", pl->traddr,
 			    pl->trsvcid, pl->nqn, strerror(-rc));
 	}
-	app_log(st->log, NVMFT_LOG_INFO, "%s: listening on %s %s port %s",
-		ss ? pl->nqn : PLAN_DISCOVERY_NQN, nvmft_trtype_name(pl->trtype), pl->traddr,
-		nvmft_listener_get_trsvcid(l));
+	if (pl->trtype == NVMFT_TRTYPE_VFIOUSER)
+		app_log(st->log, NVMFT_LOG_INFO, "%s: listening on %s %s/cntrl", pl->nqn,
+			nvmft_trtype_name(pl->trtype), pl->traddr);
+	else
+		app_log(st->log, NVMFT_LOG_INFO, "%s: listening on %s %s port %s",
+			ss ? pl->nqn : PLAN_DISCOVERY_NQN, nvmft_trtype_name(pl->trtype),
+			pl->traddr, nvmft_listener_get_trsvcid(l));
 	if (ret != NULL)
 		*ret = l;
 	return 0;

@@ -29,6 +29,7 @@ enum {
 	OPT_MAX_QUEUE_DEPTH,
 	OPT_MAX_IO_QPAIRS,
 	OPT_NO_SRQ,
+	OPT_ALLOW_UNSEALED,
 	OPT_MAX_SRQ_DEPTH,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
@@ -53,6 +54,7 @@ static const struct option cli_longopts[] = {
 	{ "max-queue-depth", required_argument, NULL, OPT_MAX_QUEUE_DEPTH },
 	{ "max-io-qpairs", required_argument, NULL, OPT_MAX_IO_QPAIRS },
 	{ "no-srq", no_argument, NULL, OPT_NO_SRQ },
+	{ "vfio-user-allow-unsealed", no_argument, NULL, OPT_ALLOW_UNSEALED },
 	{ "max-srq-depth", required_argument, NULL, OPT_MAX_SRQ_DEPTH },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "rpc-socket", required_argument, NULL, 'r' },
@@ -95,6 +97,10 @@ void cli_usage(FILE *out)
 	      "      --max-io-qpairs N      I/O queues per controller (1..65534)\n"
 	      "      --no-srq               RDMA: a receive queue per queue pair, not per thread\n"
 	      "      --max-srq-depth N      RDMA: receive buffers per shared queue (16..65536)\n"
+	      "      --vfio-user-allow-unsealed\n"
+	      "                             vfio-user: take client memory files not sealed\n"
+	      "                             against shrinking (trusted clients only: a client\n"
+	      "                             that shrinks one can kill the target; doc/vfio-user.md)\n"
 	      "\n"
 	      "JSON-RPC (SPDK's methods; doc/rpc.md):\n"
 	      "  -r, --rpc-socket PATH      serve JSON-RPC on this Unix socket (default\n"
@@ -228,6 +234,10 @@ static int cli_option(struct cli *cli, int opt, const char *arg, char *err, size
 		t->set |= PLAN_TR_NO_SRQ;
 		t->no_srq = true;
 		return 0;
+	case OPT_ALLOW_UNSEALED:
+		t->set |= PLAN_TR_ALLOW_UNSEALED;
+		t->allow_unsealed_mem = true;
+		return 0;
 	case OPT_MAX_SRQ_DEPTH:
 		return tr_flag(cli, "--max-srq-depth", arg, PLAN_TR_MAX_SRQ_DEPTH, false, 16, 65536,
 			       &t->max_srq_depth, err, errlen);
@@ -270,11 +280,16 @@ int cli_parse(int argc, char **argv, struct cli *cli, char *err, size_t errlen)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":hl:n:m:c:r:", cli_longopts, NULL)) != -1) {
 		if (opt == '?') {
+			const char *a = argv[optind - 1];
+
+			/* getopt_long() names a known long option given a value in optopt. */
+			if (optopt != 0 && strncmp(a, "--", 2) == 0)
+				return plan_failf(err, errlen, "option '%.*s' takes no argument",
+						  (int)strcspn(a, "="), a);
 			if (optopt != 0)
 				return plan_failf(err, errlen, "unknown option '-%c' (try --help)",
 						  optopt);
-			return plan_failf(err, errlen, "unknown option '%s' (try --help)",
-					  argv[optind - 1]);
+			return plan_failf(err, errlen, "unknown option '%s' (try --help)", a);
 		}
 		if (opt == ':')
 			return plan_failf(err, errlen, "option '%s' needs an argument",
@@ -353,7 +368,11 @@ static int current_subsys(struct cli_build *b)
 	return b->cur_nqn != NULL ? 0 : select_subsys(b, PLAN_DEFAULT_NQN);
 }
 
-/* vfio-user:DIR: the socket is DIR/cntrl, SPDK's convention; no port. */
+/*
+ * vfio-user:DIR: the socket is DIR/cntrl, SPDK's convention; no port.  The
+ * family is SPDK's default, IPv4, so that save_config writes an address
+ * SPDK takes too (it knows no INTRA_HOST); nothing looks at it.
+ */
 static int build_listen_vfio_user(struct cli_build *b, const char *dir)
 {
 	struct plan_listener *dst;
@@ -365,7 +384,7 @@ static int build_listen_vfio_user(struct cli_build *b, const char *dir)
 		return nomem(b);
 	dst->origin = b->origin;
 	dst->trtype = NVMFT_TRTYPE_VFIOUSER;
-	dst->adrfam = NVMFT_ADRFAM_INTRA_HOST;
+	dst->adrfam = NVMFT_ADRFAM_IPV4;
 	dst->traddr = strdup(dir);
 	dst->trsvcid = strdup("");
 	dst->nqn = b->cur_nqn ? strdup(b->cur_nqn) : NULL;
@@ -383,6 +402,8 @@ static int build_listen(struct cli_build *b, const char *arg)
 
 	if (strncasecmp(arg, "vfio-user:", 10) == 0)
 		return build_listen_vfio_user(b, arg + 10);
+	if (strncasecmp(arg, "vfiouser:", 9) == 0)
+		return build_listen_vfio_user(b, arg + 9);
 	copy = strdup(arg);
 	if (copy == NULL)
 		return nomem(b);
@@ -394,7 +415,7 @@ static int build_listen(struct cli_build *b, const char *arg)
 	if (plan_parse_trtype(copy, &l.trtype) < 0) {
 		free(copy);
 		return plan_fail(b->err, b->errlen, &b->origin,
-				 "transport type must be tcp or rdma");
+				 "transport type must be tcp, rdma or vfio-user");
 	}
 	if (addr[0] == '[') {
 		p = strchr(addr, ']');

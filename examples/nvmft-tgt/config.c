@@ -214,7 +214,7 @@ static int cfg_dup(struct cfg_ctx *c, const char *s, char **out)
 static int cfg_trtype(struct cfg_ctx *c, const char *s, enum nvmft_trtype *out)
 {
 	if (plan_parse_trtype(s, out) < 0)
-		return cfg_fail(c, "transport type '%s' is not supported (TCP or RDMA)", s);
+		return cfg_fail(c, "transport type '%s' is not supported (TCP, RDMA or VFIOUSER)", s);
 	return 0;
 }
 
@@ -346,6 +346,13 @@ static int cfg_bdev_aio(struct cfg_ctx *c, json_t *params)
 
 /* ---- nvmf methods ------------------------------------------------------- */
 
+/*
+ * nvmf_create_transport takes the options of every transport type, as
+ * SPDK's does: each transport reads its own and SPDK ignores the others'
+ * (and rpc.py sends the RDMA, TCP and vfio-user ones with every call).  The
+ * table says what a parameter means for the transport it belongs to;
+ * cfg_create_transport() applies the rules that depend on the type.
+ */
 static const struct cfg_param transport_params[] = {
 	{ "trtype", P_USE },
 	{ "max_queue_depth", P_USE },
@@ -354,23 +361,17 @@ static const struct cfg_param transport_params[] = {
 	{ "in_capsule_data_size", P_USE },
 	{ "max_io_size", P_USE },
 	{ "max_aq_depth", P_USE },
-	{ "c2h_success", P_USE },
 	{ "dif_insert_or_strip", P_FALSE },
+	/*
+	 * SPDK's shared buffer pool; libnvmft gives each poll group a bounded
+	 * pool of its own and sizes buffers per command.
+	 */
 	{ "io_unit_size", P_IGNORE },
 	{ "num_shared_buffers", P_IGNORE },
 	{ "buf_cache_size", P_IGNORE },
 	{ "zcopy", P_IGNORE },
-	{ "sock_priority", P_IGNORE },
 	{ "abort_timeout_sec", P_IGNORE },
-	{ "ack_timeout", P_IGNORE },
-	{ "data_wr_pool_size", P_IGNORE },
 	{ "acceptor_poll_rate", P_IGNORE },
-	{ "control_msg_num", P_IGNORE },
-	{ "max_srq_depth", P_IGNORE },
-	{ "num_cqe", P_IGNORE },
-	{ "no_srq", P_IGNORE },
-	{ "no_wr_batching", P_IGNORE },
-	{ "acceptor_backlog", P_IGNORE },
 	{ "tgt_name", P_IGNORE },
 	/*
 	 * Accepted by SPDK's nvmf_create_transport but not written by
@@ -382,10 +383,51 @@ static const struct cfg_param transport_params[] = {
 	{ "kas", P_IGNORE },
 	{ "min_kato", P_IGNORE },
 	{ "disable_command_passthru", P_IGNORE },
-	/* vfio-user tuning; SPDK's rpc.py sends these (false) for every transport. */
+	/*
+	 * TCP: c2h_success is used; the socket layer's tuning (priority, the
+	 * TCP user timeout SPDK calls ack_timeout) and its pool of control
+	 * messages have no equivalent.
+	 */
+	{ "c2h_success", P_USE },
+	{ "sock_priority", P_IGNORE },
+	{ "ack_timeout", P_IGNORE },
+	{ "control_msg_num", P_IGNORE },
+	/*
+	 * RDMA: max_srq_depth and no_srq are used.  num_cqe sizes SPDK's
+	 * completion queue with no_srq; libnvmft's grows as queue pairs join.
+	 * acceptor_backlog is the rdma_listen() backlog, which the library
+	 * fixes.  no_wr_batching and data_wr_pool_size tune how SPDK posts and
+	 * pools its work requests; the library gives each queue pair room for
+	 * every work request its commands can have at once.
+	 */
+	{ "max_srq_depth", P_USE },
+	{ "no_srq", P_USE },
+	{ "num_cqe", P_IGNORE },
+	{ "acceptor_backlog", P_IGNORE },
+	{ "no_wr_batching", P_IGNORE },
+	{ "data_wr_pool_size", P_IGNORE },
+	/*
+	 * vfio-user: the library always offers BAR0 doorbells in a mappable
+	 * area, shadow doorbells (Doorbell Buffer Config) and Compare, and keeps
+	 * every queue of a function on one poll group; the four that would
+	 * turn one of these off or spread queues are accepted only as false
+	 * for VFIOUSER (cfg_create_transport()).  disable_adaptive_irq: SPDK
+	 * holds I/O queue interrupts back while it polls; interrupts here fire
+	 * at most once per queue per poll, either value is the same to a host.
+	 */
 	{ "disable_mappable_bar0", P_IGNORE },
-	{ "disable_adaptive_irq", P_IGNORE },
 	{ "disable_shadow_doorbells", P_IGNORE },
+	{ "disable_compare", P_IGNORE },
+	{ "enable_intr_mode_sq_spreading", P_IGNORE },
+	{ "disable_adaptive_irq", P_IGNORE },
+};
+
+/* vfio-user options that turn off what the library always does: false only. */
+static const char *const vfu_false_only[] = {
+	"disable_mappable_bar0",
+	"disable_shadow_doorbells",
+	"disable_compare",
+	"enable_intr_mode_sq_spreading",
 };
 
 /* Sets @bit in t->set when @key is present. */
@@ -396,6 +438,45 @@ static int cfg_tr_u32(struct cfg_ctx *c, json_t *params, const char *key, uint32
 		return 0;
 	t->set |= bit;
 	return cfg_u32(c, params, key, true, 0, UINT32_MAX, field);
+}
+
+/* The options only one transport type reads, for that type. */
+static int cfg_tr_specific(struct cfg_ctx *c, json_t *params, struct plan_transport *t)
+{
+	int rc = 0;
+
+	switch (t->trtype) {
+	case NVMFT_TRTYPE_TCP:
+		if (json_object_get(params, "c2h_success") != NULL) {
+			t->set |= PLAN_TR_C2H_SUCCESS;
+			rc = cfg_bool(c, params, "c2h_success", true, &t->c2h_success);
+		}
+		break;
+	case NVMFT_TRTYPE_RDMA:
+		if (json_object_get(params, "max_srq_depth") != NULL) {
+			t->set |= PLAN_TR_MAX_SRQ_DEPTH;
+			rc = cfg_u32(c, params, "max_srq_depth", true, PLAN_SRQ_DEPTH_MIN,
+				     PLAN_SRQ_DEPTH_MAX, &t->max_srq_depth);
+		}
+		if (rc == 0 && json_object_get(params, "no_srq") != NULL) {
+			t->set |= PLAN_TR_NO_SRQ;
+			rc = cfg_bool(c, params, "no_srq", true, &t->no_srq);
+		}
+		break;
+	case NVMFT_TRTYPE_VFIOUSER:
+		for (size_t i = 0; rc == 0 && i < sizeof(vfu_false_only) / sizeof(vfu_false_only[0]);
+		     i++) {
+			json_t *v = json_object_get(params, vfu_false_only[i]);
+
+			if (v == NULL || json_is_false(v))
+				continue;
+			c->unsupported = json_is_true(v);
+			rc = cfg_fail(c, "parameter '%s' is supported only as false",
+				      vfu_false_only[i]);
+		}
+		break;
+	}
+	return rc;
 }
 
 static int cfg_create_transport(struct cfg_ctx *c, json_t *params)
@@ -431,10 +512,8 @@ static int cfg_create_transport(struct cfg_ctx *c, json_t *params)
 		t.set |= PLAN_TR_MAX_QPAIRS;
 		t.max_qpairs_per_ctrlr = io_qpairs + 1;
 	}
-	if (rc == 0 && json_object_get(params, "c2h_success") != NULL) {
-		t.set |= PLAN_TR_C2H_SUCCESS;
-		rc = cfg_bool(c, params, "c2h_success", true, &t.c2h_success);
-	}
+	if (rc == 0)
+		rc = cfg_tr_specific(c, params, &t);
 	if (rc < 0)
 		return rc;
 	dst = plan_add_transport(c->plan);
@@ -529,6 +608,23 @@ static const struct cfg_param address_params[] = {
 	{ "trsvcid", P_USE },
 };
 
+/*
+ * A vfio-user address is a directory: SPDK takes it without a service id
+ * (rpc.py leaves it out) or with "0", and stores what it was given.
+ */
+static int cfg_vfu_trsvcid(struct cfg_ctx *c, json_t *addr, const char **trsvcid)
+{
+	json_t *v = json_object_get(addr, "trsvcid");
+
+	*trsvcid = "";
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return cfg_fail(c, "parameter '%strsvcid' must be a string", c->prefix);
+	*trsvcid = json_string_value(v);
+	return 0;
+}
+
 static int cfg_address(struct cfg_ctx *c, json_t *addr, struct plan_listener *l,
 		       const char **traddr, const char **trsvcid)
 {
@@ -545,11 +641,16 @@ static int cfg_address(struct cfg_ctx *c, json_t *addr, struct plan_listener *l,
 		rc = cfg_str(c, addr, "adrfam", false, &adrfam);
 	if (rc == 0)
 		rc = cfg_str(c, addr, "traddr", true, traddr);
-	if (rc == 0)
+	if (rc == 0 && l->trtype == NVMFT_TRTYPE_VFIOUSER)
+		rc = cfg_vfu_trsvcid(c, addr, trsvcid);
+	else if (rc == 0)
 		rc = cfg_str(c, addr, "trsvcid", true, trsvcid);
 	if (rc < 0)
 		return rc;
-	if (adrfam == NULL)
+	/* A path has no family: SPDK's default, IPv4, as SPDK reports it. */
+	if (adrfam == NULL && l->trtype == NVMFT_TRTYPE_VFIOUSER)
+		l->adrfam = NVMFT_ADRFAM_IPV4;
+	else if (adrfam == NULL)
 		l->adrfam = strchr(*traddr, ':') ? NVMFT_ADRFAM_IPV6 : NVMFT_ADRFAM_IPV4;
 	else if (strcasecmp(adrfam, "ipv4") == 0)
 		l->adrfam = NVMFT_ADRFAM_IPV4;

@@ -199,6 +199,10 @@ static int validate_transport(const struct plan_transport *t, char *err, size_t 
 		return plan_fail(err, errlen, o,
 				 "max_io_size %u must be a power of two from 4096 to 8388608",
 				 t->max_io_size);
+	if ((t->set & PLAN_TR_MAX_SRQ_DEPTH) &&
+	    (t->max_srq_depth < PLAN_SRQ_DEPTH_MIN || t->max_srq_depth > PLAN_SRQ_DEPTH_MAX))
+		return plan_fail(err, errlen, o, "max_srq_depth %u is outside %u..%u",
+				 t->max_srq_depth, PLAN_SRQ_DEPTH_MIN, PLAN_SRQ_DEPTH_MAX);
 	return 0;
 }
 
@@ -280,6 +284,22 @@ static int validate_host(const struct plan *p, size_t idx, char *err, size_t err
 	return 0;
 }
 
+int plan_check_vfu_address(const struct plan_listener *l, char *err, size_t errlen)
+{
+	if (l->traddr == NULL || l->traddr[0] == '\0' ||
+	    strlen(l->traddr) + sizeof("/cntrl") > PLAN_SUN_PATH_MAX)
+		return plan_fail(err, errlen, &l->origin, "'%s' is not a usable socket directory",
+				 l->traddr ? l->traddr : "");
+	if (l->trsvcid != NULL && l->trsvcid[0] != '\0' && strcmp(l->trsvcid, "0") != 0)
+		return plan_fail(err, errlen, &l->origin,
+				 "a vfio-user socket has no port: trsvcid must be \"\" or \"0\", "
+				 "not '%s'",
+				 l->trsvcid);
+	if (l->nqn != NULL && strcmp(l->nqn, PLAN_DISCOVERY_NQN) == 0)
+		return plan_fail(err, errlen, &l->origin, "vfio-user serves no discovery subsystem");
+	return 0;
+}
+
 /*
  * A vfio-user socket is one PCI function of one subsystem (no discovery):
  * it must name that subsystem, or be the plan's only one, and a directory
@@ -289,12 +309,10 @@ static int validate_vfu_listener(const struct plan *p, const struct plan_listene
 				 size_t errlen)
 {
 	const char *nqn = l->nqn;
+	int rc = plan_check_vfu_address(l, err, errlen);
 
-	if (l->traddr == NULL || l->traddr[0] == '\0' || strlen(l->traddr) + sizeof("/cntrl") > 108)
-		return plan_fail(err, errlen, &l->origin, "'%s' is not a usable socket directory",
-				 l->traddr ? l->traddr : "");
-	if (nqn != NULL && strcmp(nqn, PLAN_DISCOVERY_NQN) == 0)
-		return plan_fail(err, errlen, &l->origin, "vfio-user serves no discovery subsystem");
+	if (rc < 0)
+		return rc;
 	if (nqn == NULL && p->n_subsys != 1)
 		return plan_fail(err, errlen, &l->origin,
 				 "a vfio-user listener belongs to one subsystem: give it after -n NQN");
@@ -501,6 +519,8 @@ int plan_parse_trtype(const char *s, enum nvmft_trtype *out)
 		*out = NVMFT_TRTYPE_TCP;
 	else if (strcasecmp(s, "rdma") == 0)
 		*out = NVMFT_TRTYPE_RDMA;
+	else if (strcasecmp(s, "vfiouser") == 0 || strcasecmp(s, "vfio-user") == 0)
+		*out = NVMFT_TRTYPE_VFIOUSER; /* SPDK's "VFIOUSER", and our flags' spelling */
 	else
 		return -EINVAL;
 	return 0;

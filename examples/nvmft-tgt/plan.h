@@ -27,6 +27,11 @@
 #define PLAN_DEFAULT_MAX_NS 32
 #define PLAN_MAX_NS_LIMIT 4096
 #define PLAN_CNTLID_MAX 0xffef
+/* RDMA shared receive queue depth (max_srq_depth) the library takes. */
+#define PLAN_SRQ_DEPTH_MIN 16
+#define PLAN_SRQ_DEPTH_MAX 65536
+/* sizeof(sockaddr_un.sun_path): a vfio-user socket DIR/cntrl must fit, NUL included. */
+#define PLAN_SUN_PATH_MAX 108
 
 /*
  * Where an entry came from, for error messages: "<what>: problem<where>",
@@ -56,6 +61,7 @@ enum {
 	PLAN_TR_DDGST = 1u << 7,
 	PLAN_TR_NO_SRQ = 1u << 8,
 	PLAN_TR_MAX_SRQ_DEPTH = 1u << 9,
+	PLAN_TR_ALLOW_UNSEALED = 1u << 10,
 };
 
 /* Values override the library's defaults only where their bit is in @set. */
@@ -72,6 +78,7 @@ struct plan_transport {
 	bool ddgst;
 	bool no_srq;            /* RDMA */
 	uint32_t max_srq_depth; /* RDMA */
+	bool allow_unsealed_mem; /* vfio-user: trusted clients whose memory files can shrink */
 	struct plan_origin origin;
 };
 
@@ -119,9 +126,9 @@ struct plan_host {
 struct plan_listener {
 	char *nqn; /* NULL: every NVM subsystem of the plan */
 	enum nvmft_trtype trtype;
-	enum nvmft_adrfam adrfam;
-	char *traddr;
-	char *trsvcid;
+	enum nvmft_adrfam adrfam; /* vfio-user: as given (SPDK's default IPv4); not looked at */
+	char *traddr;		  /* numeric address; vfio-user: the socket's directory */
+	char *trsvcid;		  /* port; vfio-user: "" or "0", as given */
 	struct plan_origin origin;
 };
 
@@ -192,6 +199,13 @@ int plan_validate(struct plan *p, char *err, size_t errlen);
  */
 int plan_check(struct plan *p, char *err, size_t errlen);
 
+/*
+ * The rules of a vfio-user listener by itself (no plan around it): a
+ * directory whose DIR/cntrl fits a socket address, no port ("" or "0"),
+ * not the discovery NQN.  0, or -EINVAL with a message in @err.
+ */
+int plan_check_vfu_address(const struct plan_listener *l, char *err, size_t errlen);
+
 /* Whether @trtype is used by a transport entry or a listener. */
 bool plan_uses_trtype(const struct plan *p, enum nvmft_trtype trtype);
 
@@ -209,7 +223,7 @@ void plan_origin_set(struct plan_origin *o, const char *what, const char *where)
 int plan_parse_size(const char *s, uint64_t *out);
 /* A decimal number in [min, max]. 0 or -EINVAL/-ERANGE. */
 int plan_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
-/* "TCP", "tcp", "RDMA", "rdma". 0 or -EINVAL. */
+/* "TCP", "RDMA", "VFIOUSER" (SPDK's names) or "vfio-user", any case. 0 or -EINVAL. */
 int plan_parse_trtype(const char *s, enum nvmft_trtype *out);
 /* Lower-case transport name for messages ("tcp", "rdma"). */
 const char *plan_trtype_str(enum nvmft_trtype trtype);

@@ -65,17 +65,15 @@ static void rpc_nvmf_create_transport(struct rpc_ctx *ctx, struct rpc_req *req)
 	struct plan p;
 	char err[384];
 
-	/* Checked first, as SPDK does, so "not built in" reads the same as "unknown". */
+	/*
+	 * Checked first, as SPDK does, so "not built in" (RDMA without
+	 * rdma-core) reads the same as "unknown": SPDK's answer for a type it
+	 * has no transport for.
+	 */
 	if (name != NULL && (state_parse_trtype(name, &trtype) < 0 ||
 			     nvmft_transport_opts_init(trtype, &o, sizeof(o)) < 0)) {
 		rpc_fail(ctx, req, "this libnvmft has no such transport", RPC_ERR_INVALID_PARAMS,
 			 "Invalid transport type '%s'", name);
-		return;
-	}
-	/* Built into the library, but not a type configurations name (yet): the same answer. */
-	if (name != NULL && plan_parse_trtype(name, &trtype) < 0) {
-		rpc_fail(ctx, req, "nvmft-tgt cannot configure this transport",
-			 RPC_ERR_INVALID_PARAMS, "Invalid transport type '%s'", name);
 		return;
 	}
 	if (!decode(ctx, req, "nvmf_create_transport", &p, RPC_ERR_INVALID_PARAMS,
@@ -427,7 +425,9 @@ static void rpc_nvmf_subsystem_add_listener(struct rpc_ctx *ctx, struct rpc_req 
 		goto out;
 	if (find_subsys(ctx, req, l->nqn) == NULL)
 		goto out;
-	if (!plan_addr_valid(l->adrfam, l->traddr) || !plan_port_valid(l->trsvcid))
+	/* vfio-user's directory and the rest of its rules: apply_listener(). */
+	if (l->trtype != NVMFT_TRTYPE_VFIOUSER &&
+	    (!plan_addr_valid(l->adrfam, l->traddr) || !plan_port_valid(l->trsvcid)))
 		rpc_fail(ctx, req, "not a numeric address and port", RPC_ERR_INVALID_PARAMS,
 			 "Invalid parameters");
 	else if (apply_listener(ctx->st, l, NULL, &created, err, sizeof(err)) < 0)

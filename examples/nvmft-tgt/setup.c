@@ -59,6 +59,15 @@ static void apply_transport(struct nvmft_transport_opts *o, const struct plan_tr
 		o->no_srq = t->no_srq;
 	if (t->set & PLAN_TR_MAX_SRQ_DEPTH)
 		o->max_srq_depth = t->max_srq_depth;
+	if (t->set & PLAN_TR_ALLOW_UNSEALED)
+		o->allow_unsealed_mem = t->allow_unsealed_mem;
+	/*
+	 * A pool must hold one command's data.  vfio-user's default pool (1 MiB:
+	 * only Dataset Management ranges pass through it) is smaller than the
+	 * largest max_io_size; nvmft-tgt has no setting of its own for it.
+	 */
+	if (o->buf_pool_bytes < o->max_io_size)
+		o->buf_pool_bytes = o->max_io_size;
 }
 
 static int setup_transport(struct app_target *at, enum nvmft_trtype trtype)
@@ -295,6 +304,23 @@ static int attach_listener(struct app_target *at, const struct plan_listener *l,
 	return 0;
 }
 
+struct nvmft_listener *setup_find_listener(struct nvmft_transport *tr, const struct plan_listener *l)
+{
+	struct nvmft_listener *x;
+
+	if (tr == NULL || l->trsvcid == NULL)
+		return NULL;
+	/* A vfio-user listener is its directory: "" and "0" both name it. */
+	if (l->trtype == NVMFT_TRTYPE_VFIOUSER) {
+		x = nvmft_listener_find(tr, l->traddr, "");
+		return x != NULL ? x : nvmft_listener_find(tr, l->traddr, "0");
+	}
+	/* Port 0 asks for a new port every time: it names no existing listener. */
+	if (strcmp(l->trsvcid, "0") == 0)
+		return NULL;
+	return nvmft_listener_find(tr, l->traddr, l->trsvcid);
+}
+
 static int setup_listener(struct app_target *at, size_t idx)
 {
 	const struct plan_listener *l = &at->plan->listeners[idx];
@@ -309,8 +335,7 @@ static int setup_listener(struct app_target *at, size_t idx)
 	int rc = 0;
 
 	/* SPDK configs list a shared address once per subsystem: listen once. */
-	if (strcmp(l->trsvcid, "0") != 0)
-		lst = nvmft_listener_find(tr, l->traddr, l->trsvcid);
+	lst = setup_find_listener(tr, l);
 	if (lst == NULL) {
 		rc = nvmft_listener_new(tr, &opts, &lst);
 		if (rc < 0)

@@ -38,6 +38,13 @@ int setup_target(struct app_target *at, const struct plan *plan, const struct ap
  */
 int setup_storage(struct app_target *at);
 
+/*
+ * The listener of @tr that @l names, or NULL: the same address and port
+ * (port "0" names none: it asks for a new one), or for vfio-user the same
+ * directory, whether its service id is "" or "0".
+ */
+struct nvmft_listener *setup_find_listener(struct nvmft_transport *tr, const struct plan_listener *l);
+
 /* Listen, and attach the listeners to their subsystems. */
 int setup_listeners(struct app_target *at);
 

@@ -62,7 +62,8 @@ int state_parse_trtype(const char *name, enum nvmft_trtype *out)
 			return 0;
 		}
 	}
-	return -EINVAL;
+	/* The spellings configurations and flags also take ("vfio-user"). */
+	return plan_parse_trtype(name, out);
 }
 
 /* ---- Listeners discovery keeps open ---------------------------------------------- */

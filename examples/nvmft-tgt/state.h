@@ -106,7 +106,7 @@ int state_hold(struct app_state *st, struct nvmft_listener *l);
 /* Drop the hold; false when @l was not held. */
 bool state_unhold(struct app_state *st, const struct nvmft_listener *l);
 
-/* The transport of @name ("TCP", "tcp", "RDMA", "VFIOUSER"); 0 or -EINVAL. */
+/* The transport of @name ("TCP", "RDMA", "VFIOUSER", "vfio-user", any case); 0 or -EINVAL. */
 int state_parse_trtype(const char *name, enum nvmft_trtype *out);
 
 #endif /* NVMFT_TGT_STATE_H */

@@ -102,6 +102,15 @@ static int cli_run(struct fx *f, const char *json, char **argv)
 	"\"nqn.2016-06.io.spdk:cnode1\",\"listen_address\":{\"trtype\":\"TCP\",\"adrfam\":" \
 	"\"IPv4\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"4420\"}}}"
 
+#define BDEV_ONE(e) SECTION("bdev", e)
+#define NVMF_ONE(e) SECTION("nvmf", e)
+#define NVMF_SECTION(e) SECTION("nvmf", e)
+/* A discovery-only TCP listener, so that "nothing to listen on" does not hide a result. */
+#define LISTEN_ANY                                                                              \
+	"{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"                  \
+	"\"nqn.2014-08.org.nvmexpress.discovery\",\"listen_address\":{\"trtype\":\"TCP\","   \
+	"\"traddr\":\"127.0.0.1\",\"trsvcid\":\"0\"}}}"
+
 /* bdev section + nvmf section with @nvmf_entries after subsystem and listener. */
 #define TWO_SECTIONS(bdev_entries, nvmf_entries)                                   \
 	"{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[" bdev_entries "]}," \
@@ -176,6 +185,41 @@ static void test_parse_ids(void **state)
 	assert_int_equal(plan_parse_hex_id("abcdef0123456789aa", out, 8), -EINVAL);
 	assert_int_equal(plan_parse_hex_id("abcdef012345678", out, 8), -EINVAL);
 	assert_int_equal(plan_parse_hex_id("zbcdef0123456789", out, 8), -EINVAL);
+}
+
+static void test_parse_trtype(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		enum nvmft_trtype t;
+	} cases[] = {
+		{ "TCP", 0, NVMFT_TRTYPE_TCP },
+		{ "tcp", 0, NVMFT_TRTYPE_TCP },
+		{ "RDMA", 0, NVMFT_TRTYPE_RDMA },
+		{ "rdma", 0, NVMFT_TRTYPE_RDMA },
+		/* SPDK's name, any case, and the spelling of our flags. */
+		{ "VFIOUSER", 0, NVMFT_TRTYPE_VFIOUSER },
+		{ "vfiouser", 0, NVMFT_TRTYPE_VFIOUSER },
+		{ "vfio-user", 0, NVMFT_TRTYPE_VFIOUSER },
+		{ "VFIO-User", 0, NVMFT_TRTYPE_VFIOUSER },
+		{ "vfio_user", -EINVAL, 0 },
+		{ "vfio", -EINVAL, 0 },
+		{ "PCIE", -EINVAL, 0 },
+		{ "", -EINVAL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum nvmft_trtype t = (enum nvmft_trtype)0;
+
+		print_message("trtype '%s'\n", cases[i].s);
+		assert_int_equal(plan_parse_trtype(cases[i].s, &t), cases[i].rc);
+		if (cases[i].rc == 0)
+			assert_int_equal(t, cases[i].t);
+	}
+	assert_string_equal(plan_trtype_str(NVMFT_TRTYPE_VFIOUSER), "vfio-user");
+	assert_string_equal(plan_trtype_str(NVMFT_TRTYPE_RDMA), "rdma");
 }
 
 /* ---- Command line ------------------------------------------------------- */
@@ -345,6 +389,122 @@ static void test_cli_flags(void **state)
 	assert_int_equal(f->plan.n_subsys, 0);
 }
 
+/* vfio-user's opt-in for memory files that can shrink: off unless asked. */
+static void test_cli_vfio_user_unsealed(void **state)
+{
+	struct fx *f = *state;
+	const struct plan_transport *t = &f->plan.tr_override;
+
+	assert_int_equal(CLI(f, NULL, "-n", "nqn.2024-01.io.example:v", "-l", "vfio-user:/tmp/vfu-x",
+			     "--ns", "null:1M"),
+			 0);
+	assert_false(t->set & PLAN_TR_ALLOW_UNSEALED);
+	assert_false(t->allow_unsealed_mem);
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	cli_free(&f->cli);
+	assert_int_equal(CLI(f, NULL, "-n", "nqn.2024-01.io.example:v", "-l", "vfio-user:/tmp/vfu-x",
+			     "--vfio-user-allow-unsealed", "--ns", "null:1M"),
+			 0);
+	assert_true(t->set & PLAN_TR_ALLOW_UNSEALED);
+	assert_true(t->allow_unsealed_mem);
+}
+
+/* The RDMA flags: a transport option of every transport, read by RDMA's. */
+static void test_cli_rdma(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+	const struct plan_transport *t = &p->tr_override;
+
+	assert_int_equal(CLI(f, NULL, "-l", "rdma:192.0.2.1:4420", "-l", "RDMA:[fe80::2]:0",
+			     "--no-srq", "--max-srq-depth", "1024", "--ns", "ram:1M"),
+			 0);
+	assert_int_equal(t->set, PLAN_TR_NO_SRQ | PLAN_TR_MAX_SRQ_DEPTH);
+	assert_true(t->no_srq);
+	assert_int_equal(t->max_srq_depth, 1024);
+	assert_int_equal(p->n_listeners, 2);
+	assert_int_equal(p->listeners[0].trtype, NVMFT_TRTYPE_RDMA);
+	assert_int_equal(p->listeners[0].adrfam, NVMFT_ADRFAM_IPV4);
+	assert_string_equal(p->listeners[0].traddr, "192.0.2.1");
+	assert_string_equal(p->listeners[0].trsvcid, "4420");
+	assert_int_equal(p->listeners[1].trtype, NVMFT_TRTYPE_RDMA);
+	assert_int_equal(p->listeners[1].adrfam, NVMFT_ADRFAM_IPV6);
+	assert_string_equal(p->listeners[1].traddr, "fe80::2");
+	assert_string_equal(p->listeners[1].trsvcid, "0");
+	assert_true(plan_uses_trtype(p, NVMFT_TRTYPE_RDMA));
+	assert_false(plan_uses_trtype(p, NVMFT_TRTYPE_TCP));
+	/* The bounds of the library's shared receive queue. */
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	cli_free(&f->cli);
+	assert_int_equal(CLI(f, NULL, "-l", "rdma:0.0.0.0:4420", "--max-srq-depth", "16",
+			     "--max-srq-depth", "65536"),
+			 0);
+	assert_int_equal(t->max_srq_depth, 65536);
+	assert_false(t->no_srq);
+	assert_int_equal(t->set, PLAN_TR_MAX_SRQ_DEPTH);
+}
+
+/* -l vfio-user:DIR: a directory, no port, SPDK's address shape. */
+static void test_cli_vfio_user(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(CLI(f, NULL, "-l", "tcp:127.0.0.1:0", "-n", "nqn.2024-01.io.test:a",
+			     "-l", "vfio-user:/var/run/nvmft/a", "--ns", "ram:1M", "-n",
+			     "nqn.2024-01.io.test:b", "-l", "VFIOUSER:/var/run/nvmft/b", "--ns",
+			     "null:1M", "-l", "vfio-user:/var/run/nvmft/b"),
+			 0);
+	assert_int_equal(p->n_listeners, 4);
+	assert_int_equal(p->listeners[0].trtype, NVMFT_TRTYPE_TCP);
+	for (size_t i = 1; i < 4; i++) {
+		const struct plan_listener *l = &p->listeners[i];
+
+		assert_int_equal(l->trtype, NVMFT_TRTYPE_VFIOUSER);
+		/* SPDK's default family: what save_config writes, and SPDK takes. */
+		assert_int_equal(l->adrfam, NVMFT_ADRFAM_IPV4);
+		assert_string_equal(l->trsvcid, "");
+	}
+	assert_string_equal(p->listeners[1].traddr, "/var/run/nvmft/a");
+	assert_string_equal(p->listeners[1].nqn, "nqn.2024-01.io.test:a");
+	assert_string_equal(p->listeners[2].traddr, "/var/run/nvmft/b");
+	assert_string_equal(p->listeners[2].nqn, "nqn.2024-01.io.test:b");
+	/* The same directory for the same subsystem twice is one listener (setup.c). */
+	assert_string_equal(p->listeners[3].traddr, "/var/run/nvmft/b");
+	assert_true(plan_uses_trtype(p, NVMFT_TRTYPE_VFIOUSER));
+
+	/* Before any -n, with the plan's only subsystem: that one. */
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	cli_free(&f->cli);
+	assert_int_equal(CLI(f, NULL, "-l", "vfio-user:rel/dir", "--ns", "ram:1M"), 0);
+	assert_null(p->listeners[0].nqn);
+	assert_string_equal(p->listeners[0].traddr, "rel/dir");
+	assert_string_equal(p->subsys[0].nqn, PLAN_DEFAULT_NQN);
+	/* A directory of 101 bytes: DIR/cntrl and its NUL fill sun_path exactly. */
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	cli_free(&f->cli);
+	{
+		char arg[10 + 103] = "vfio-user:/", want[400];
+
+		memset(arg + 11, 'd', 100);
+		assert_int_equal(CLI(f, NULL, "-l", arg, "--ns", "ram:1M"), 0);
+		assert_int_equal(strlen(p->listeners[0].traddr), 101);
+		/* One more byte does not fit. */
+		plan_free(&f->plan);
+		plan_init(&f->plan);
+		cli_free(&f->cli);
+		arg[111] = 'd';
+		snprintf(want, sizeof(want), "--listen %s: '%s' is not a usable socket directory",
+			 arg, arg + 10);
+		assert_int_equal(CLI(f, NULL, "-l", arg, "--ns", "ram:1M"), -EINVAL);
+		assert_string_equal(f->err, want);
+	}
+}
+
 static void test_cli_last_mode_wins(void **state)
 {
 	struct fx *f = *state;
@@ -377,7 +537,27 @@ static const struct cli_error_case cli_errors[] = {
 	  "(K/M/G/T suffixes allowed)" },
 	{ { "-l", "tcp:127.0.0.1" }, "--listen tcp:127.0.0.1: expected TRTYPE:ADDR:PORT" },
 	{ { "-l", "tcp:[::1]4420" }, "--listen tcp:[::1]4420: expected TRTYPE:ADDR:PORT" },
-	{ { "-l", "udp:1.2.3.4:1" }, "--listen udp:1.2.3.4:1: transport type must be tcp or rdma" },
+	{ { "-l", "udp:1.2.3.4:1" },
+	  "--listen udp:1.2.3.4:1: transport type must be tcp, rdma or vfio-user" },
+	{ { "-l", "rdma:192.0.2.1" }, "--listen rdma:192.0.2.1: expected TRTYPE:ADDR:PORT" },
+	{ { "-l", "rdma:host:4420" }, "--listen rdma:host:4420: 'host' is not a numeric IPv4 address" },
+	{ { "-l", "vfio-user:" }, "--listen vfio-user:: expected vfio-user:DIR" },
+	{ { "-l", "vfiouser:" }, "--listen vfiouser:: expected vfio-user:DIR" },
+	/* Two subsystems (the default one and a), one socket shared by both. */
+	{ { "-l", "vfio-user:/tmp/v", "--ns", "ram:1M", "-n", "nqn.2024-01.io.test:a", "--ns",
+	    "ram:1M" },
+	  "--listen vfio-user:/tmp/v: a vfio-user listener belongs to one subsystem: give it "
+	  "after -n NQN" },
+	{ { "-n", "nqn.2024-01.io.test:a", "-l", "vfio-user:/tmp/v", "-n", "nqn.2024-01.io.test:b",
+	    "-l", "vfio-user:/tmp/v" },
+	  "--listen vfio-user:/tmp/v: /tmp/v serves another subsystem already" },
+	{ { "--max-srq-depth", "15" }, "--max-srq-depth 15: expected a number from 16 to 65536" },
+	{ { "--max-srq-depth", "65537" },
+	  "--max-srq-depth 65537: expected a number from 16 to 65536" },
+	{ { "--max-srq-depth", "4K" }, "--max-srq-depth 4K: expected a number from 16 to 65536" },
+	{ { "--max-srq-depth" }, "option '--max-srq-depth' needs an argument" },
+	{ { "--no-srq=1" }, "option '--no-srq' takes no argument" },
+	{ { "--busy-poll=yes" }, "option '--busy-poll' takes no argument" },
 	{ { "-l", "tcp:localhost:4420" },
 	  "--listen tcp:localhost:4420: 'localhost' is not a numeric IPv4 address" },
 	{ { "-l", "tcp:127.0.0.1:70000" },
@@ -687,6 +867,132 @@ static void test_cfg_spdk_accepted(void **state)
 	assert_int_equal(p->n_ns, 1);
 }
 
+/* rpc.py sends the options of every transport type with every call (false, unless asked). */
+#define RPC_PY_TRANSPORT_DEFAULTS                                                          \
+	"\"zcopy\":false,\"no_srq\":false,\"c2h_success\":true,"                           \
+	"\"dif_insert_or_strip\":false,\"no_wr_batching\":false,"                           \
+	"\"disable_mappable_bar0\":false,\"disable_adaptive_irq\":false,"                   \
+	"\"disable_shadow_doorbells\":false,\"disable_command_passthru\":false"
+
+#define VFU_SUBSYS                                                                          \
+	"{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":\"nqn.2019-07.io.spdk:" \
+	"cnode1\",\"allow_any_host\":true}}"
+#define VFU_LISTEN(dir, extra)                                                               \
+	"{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"                 \
+	"\"nqn.2019-07.io.spdk:cnode1\",\"listen_address\":{\"trtype\":\"VFIOUSER\","      \
+	"\"traddr\":\"" dir "\"" extra "}}}"
+
+/*
+ * VFIOUSER as SPDK's save_config writes it (the generic options only), as
+ * rpc.py sends it, and its listeners in every shape SPDK takes: without a
+ * service id or family (rpc.py), with "0" (SPDK's tests) or "".
+ */
+static void test_cfg_vfio_user(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(
+		cfg(f, NVMF_SECTION(
+			       "{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":"
+			       "\"VFIOUSER\",\"max_queue_depth\":256,\"max_io_qpairs_per_ctrlr\":"
+			       "127,\"in_capsule_data_size\":0,\"max_io_size\":131072,"
+			       "\"io_unit_size\":131072,\"max_aq_depth\":32,\"num_shared_buffers\":0,"
+			       "\"buf_cache_size\":0,\"dif_insert_or_strip\":false,\"zcopy\":false,"
+			       "\"abort_timeout_sec\":0,\"ack_timeout\":0,\"data_wr_pool_size\":0,"
+			       "\"disable_compare\":false,\"enable_intr_mode_sq_spreading\":false,"
+			       "\"disable_adaptive_irq\":true}}," VFU_SUBSYS
+			       "," VFU_LISTEN("/var/run/vfu/a", "") "," VFU_LISTEN(
+				       "/var/run/vfu/b", ",\"adrfam\":\"IPv4\",\"trsvcid\":\"0\"") ","
+				       VFU_LISTEN("/var/run/vfu/c", ",\"adrfam\":\"ipv6\",\"trsvcid\":\"\""))),
+		0);
+	assert_int_equal(p->n_transports, 1);
+	assert_int_equal(p->transports[0].trtype, NVMFT_TRTYPE_VFIOUSER);
+	assert_int_equal(p->transports[0].set, PLAN_TR_MAX_QUEUE_DEPTH | PLAN_TR_MAX_QPAIRS |
+						       PLAN_TR_IN_CAPSULE | PLAN_TR_MAX_IO_SIZE |
+						       PLAN_TR_MAX_AQ_DEPTH);
+	assert_int_equal(p->transports[0].max_qpairs_per_ctrlr, 128);
+	assert_int_equal(p->transports[0].max_aq_depth, 32);
+	assert_int_equal(p->n_listeners, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(p->listeners[i].trtype, NVMFT_TRTYPE_VFIOUSER);
+	/* No service id: "", and SPDK's default family. */
+	assert_string_equal(p->listeners[0].traddr, "/var/run/vfu/a");
+	assert_string_equal(p->listeners[0].trsvcid, "");
+	assert_int_equal(p->listeners[0].adrfam, NVMFT_ADRFAM_IPV4);
+	assert_string_equal(p->listeners[1].trsvcid, "0");
+	assert_int_equal(p->listeners[1].adrfam, NVMFT_ADRFAM_IPV4);
+	assert_string_equal(p->listeners[2].trsvcid, "");
+	assert_int_equal(p->listeners[2].adrfam, NVMFT_ADRFAM_IPV6);
+
+	/* rpc.py's parameters, and the type in its other spellings. */
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	assert_int_equal(cfg(f, NVMF_SECTION("{\"method\":\"nvmf_create_transport\",\"params\":"
+					      "{\"trtype\":\"vfio-user\"," RPC_PY_TRANSPORT_DEFAULTS
+					      "}}," VFU_SUBSYS ",{\"method\":\"nvmf_subsystem_add_"
+					      "listener\",\"params\":{\"nqn\":\"nqn.2019-07.io."
+					      "spdk:cnode1\",\"listen_address\":{\"trtype\":"
+					      "\"vfiouser\",\"traddr\":\"/v\"}}}")),
+			 0);
+	assert_int_equal(p->transports[0].trtype, NVMFT_TRTYPE_VFIOUSER);
+	/* c2h_success is TCP's: not carried to vfio-user's options. */
+	assert_int_equal(p->transports[0].set, 0);
+	assert_int_equal(p->listeners[0].trtype, NVMFT_TRTYPE_VFIOUSER);
+}
+
+/* RDMA's own options are used; the rest of SPDK's RDMA tuning is accepted. */
+static void test_cfg_rdma(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(
+		cfg(f, NVMF_SECTION(
+			       "{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":"
+			       "\"RDMA\",\"max_queue_depth\":128,\"max_io_qpairs_per_ctrlr\":127,"
+			       "\"in_capsule_data_size\":4096,\"max_io_size\":131072,"
+			       "\"io_unit_size\":8192,\"max_aq_depth\":128,\"num_shared_buffers\":"
+			       "4095,\"buf_cache_size\":4294967295,\"dif_insert_or_strip\":false,"
+			       "\"zcopy\":false,\"max_srq_depth\":2048,\"no_srq\":true,"
+			       "\"num_cqe\":4096,\"acceptor_backlog\":100,\"no_wr_batching\":"
+			       "false,\"abort_timeout_sec\":1,\"ack_timeout\":0,"
+			       "\"data_wr_pool_size\":4095}}," SUBSYS1
+			       ",{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+			       "\"nqn.2016-06.io.spdk:cnode1\",\"listen_address\":{\"trtype\":"
+			       "\"rdma\",\"adrfam\":\"IPv4\",\"traddr\":\"192.0.2.1\","
+			       "\"trsvcid\":\"4420\"}}}")),
+		0);
+	assert_int_equal(p->transports[0].trtype, NVMFT_TRTYPE_RDMA);
+	assert_true((p->transports[0].set & (PLAN_TR_NO_SRQ | PLAN_TR_MAX_SRQ_DEPTH)) ==
+		    (PLAN_TR_NO_SRQ | PLAN_TR_MAX_SRQ_DEPTH));
+	assert_int_equal(p->transports[0].max_srq_depth, 2048);
+	assert_true(p->transports[0].no_srq);
+	assert_int_equal(p->listeners[0].trtype, NVMFT_TRTYPE_RDMA);
+	assert_string_equal(p->listeners[0].trsvcid, "4420");
+
+	/* On TCP the RDMA and vfio-user options are someone else's: not used, not refused. */
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	assert_int_equal(cfg(f, NVMF_SECTION("{\"method\":\"nvmf_create_transport\",\"params\":"
+					      "{\"trtype\":\"TCP\",\"max_srq_depth\":1,"
+					      "\"no_srq\":true,\"disable_compare\":true,"
+					      "\"disable_mappable_bar0\":true}}," LISTEN_ANY)),
+			 0);
+	assert_int_equal(p->transports[0].set, 0);
+	/* And the flags over a config's values, RDMA's included. */
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	assert_int_equal(CLI(f,
+			     NVMF_SECTION("{\"method\":\"nvmf_create_transport\",\"params\":"
+					  "{\"trtype\":\"RDMA\",\"max_srq_depth\":2048}}"),
+			     "-l", "rdma:192.0.2.1:4420", "--max-srq-depth", "64", "--no-srq"),
+			 0);
+	assert_int_equal(p->transports[0].max_srq_depth, 2048);
+	assert_int_equal(p->tr_override.max_srq_depth, 64);
+	assert_true(p->tr_override.no_srq);
+}
+
 /* Config first, then flags: -n picks the config's subsystem, -l is shared. */
 static void test_cfg_plus_cli(void **state)
 {
@@ -758,8 +1064,6 @@ struct cfg_error_case {
 	const char *msg;
 };
 
-#define BDEV_ONE(e) SECTION("bdev", e)
-#define NVMF_ONE(e) SECTION("nvmf", e)
 
 static const struct cfg_error_case cfg_errors[] = {
 	{ SECTION("bdev", "{\"method\":\"bdev_set_options\",\"params\":{}},"
@@ -841,8 +1145,72 @@ static const struct cfg_error_case cfg_errors[] = {
 	{ SECTION("vmd", "{\"method\":\"enable_vmd\",\"params\":{}}"),
 	  "config: unsupported method 'enable_vmd' (subsystem vmd, entry 1)" },
 	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"FC\"}}"),
-	  "config: nvmf_create_transport: transport type 'FC' is not supported (TCP or RDMA) "
+	  "config: nvmf_create_transport: transport type 'FC' is not supported (TCP, RDMA or "
+	  "VFIOUSER) (subsystem nvmf, entry 1)" },
+	/* vfio-user: what the library always does cannot be turned off. */
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"VFIOUSER\","
+		   "\"disable_mappable_bar0\":true}}"),
+	  "config: nvmf_create_transport: parameter 'disable_mappable_bar0' is supported only as "
+	  "false (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"vfio-user\","
+		   "\"disable_shadow_doorbells\":true}}"),
+	  "config: nvmf_create_transport: parameter 'disable_shadow_doorbells' is supported only "
+	  "as false (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"VFIOUSER\","
+		   "\"disable_compare\":true}}"),
+	  "config: nvmf_create_transport: parameter 'disable_compare' is supported only as false "
 	  "(subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"VFIOUSER\","
+		   "\"enable_intr_mode_sq_spreading\":1}}"),
+	  "config: nvmf_create_transport: parameter 'enable_intr_mode_sq_spreading' is supported "
+	  "only as false (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"VFIOUSER\","
+		   "\"disable_foo\":false}}"),
+	  "config: nvmf_create_transport: unsupported parameter 'disable_foo' (subsystem nvmf, "
+	  "entry 1)" },
+	/* RDMA: the library's bounds of a shared receive queue. */
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"RDMA\","
+		   "\"max_srq_depth\":8}}"),
+	  "config: nvmf_create_transport: parameter 'max_srq_depth' must be an integer from 16 "
+	  "to 65536 (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"RDMA\","
+		   "\"max_srq_depth\":65537}}"),
+	  "config: nvmf_create_transport: parameter 'max_srq_depth' must be an integer from 16 "
+	  "to 65536 (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"RDMA\","
+		   "\"no_srq\":\"yes\"}}"),
+	  "config: nvmf_create_transport: parameter 'no_srq' must be true or false (subsystem "
+	  "nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"RDMA\","
+		   "\"dif_insert_or_strip\":true}}"),
+	  "config: nvmf_create_transport: parameter 'dif_insert_or_strip' is supported only as "
+	  "false (subsystem nvmf, entry 1)" },
+	/* vfio-user listeners. */
+	{ NVMF_ONE(VFU_SUBSYS "," VFU_LISTEN("/v", ",\"trsvcid\":\"4420\"")),
+	  "config: nvmf_subsystem_add_listener: a vfio-user socket has no port: trsvcid must be "
+	  "\"\" or \"0\", not '4420' (subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(VFU_SUBSYS "," VFU_LISTEN("/v", ",\"trsvcid\":0")),
+	  "config: nvmf_subsystem_add_listener: parameter 'listen_address.trsvcid' must be a "
+	  "string (subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(VFU_SUBSYS "," VFU_LISTEN("", "")),
+	  "config: nvmf_subsystem_add_listener: parameter 'listen_address.traddr' must be a "
+	  "non-empty string (subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(VFU_SUBSYS "," VFU_LISTEN("/v", ",\"adrfam\":\"INTRA_HOST\"")),
+	  "config: nvmf_subsystem_add_listener: address family 'INTRA_HOST' is not supported "
+	  "(IPv4 or IPv6) (subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(VFU_SUBSYS ",{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+			      "\"nqn.2014-08.org.nvmexpress.discovery\",\"listen_address\":{"
+			      "\"trtype\":\"VFIOUSER\",\"traddr\":\"/v\"}}}"),
+	  "config: nvmf_subsystem_add_listener: vfio-user serves no discovery subsystem "
+	  "(subsystem nvmf, entry 2)" },
+	{ NVMF_ONE(VFU_SUBSYS ",{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":"
+			      "\"nqn.2019-07.io.spdk:cnode2\",\"allow_any_host\":true}},"
+			      VFU_LISTEN("/v", ",\"trsvcid\":\"0\"") ",{\"method\":"
+			      "\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+			      "\"nqn.2019-07.io.spdk:cnode2\",\"listen_address\":{\"trtype\":"
+			      "\"VFIOUSER\",\"traddr\":\"/v\"}}}"),
+	  "config: nvmf_subsystem_add_listener: /v serves another subsystem already (subsystem "
+	  "nvmf, entry 4)" },
 	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"TCP\","
 		   "\"max_io_qpairs_per_ctrlr\":0}}"),
 	  "config: nvmf_create_transport: parameter 'max_io_qpairs_per_ctrlr' must be an integer "
@@ -1031,6 +1399,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_ids),
+		cmocka_unit_test(test_parse_trtype),
 		cmocka_unit_test_setup_teardown(test_cli_defaults, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_simple, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_ipv6_forms, fx_setup, fx_teardown),
@@ -1038,6 +1407,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cli_default_then_named, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_file_ns, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_flags, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_vfio_user_unsealed, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_rdma, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_vfio_user, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_last_mode_wins, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_errors, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_nothing_to_listen, fx_setup, fx_teardown),
@@ -1046,6 +1418,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cfg_v2509_nvmf_tgt, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_v2509_spdk_tgt, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_spdk_accepted, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_vfio_user, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cfg_rdma, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_plus_cli, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_more_methods, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_empty_sections, fx_setup, fx_teardown),

@@ -27,6 +27,7 @@ LVOL = "nqn.2024-01.io.excloud:storage.node.disk.lvol"
 S2 = "nqn.2024-01.io.test:s2"
 HOST = "nqn.2014-08.org.nvmexpress:uuid:0c5b1d5e-2c51-4c2f-9d8e-3a4c5b6d7e8f"
 DISCOVERY = "nqn.2014-08.org.nvmexpress.discovery"
+VFU = "nqn.2019-07.io.spdk:cnode1"
 REQUIRED = """rpc_get_methods spdk_get_version framework_wait_init nvmf_create_transport
 nvmf_get_transports nvmf_create_subsystem nvmf_delete_subsystem nvmf_get_subsystems
 nvmf_subsystem_add_listener nvmf_subsystem_remove_listener nvmf_subsystem_add_ns
@@ -99,6 +100,46 @@ class RpcPy:
         return json.loads(out) if out.strip() else None
 
 
+def phase_transports(rpc, work):
+    """VFIOUSER (and RDMA) as rpc.py's command line sends them."""
+    vdir = os.path.join(work, "vfu")
+    rc, out, err = rpc.run("nvmf_create_transport", "-t", "VFIOUSER")
+    check(rc == 0, "nvmf_create_transport -t VFIOUSER %s" % err.strip()[-200:])
+    t = rpc.json("nvmf_get_transports", "--trtype", "VFIOUSER")
+    check(len(t) == 1 and t[0]["trtype"] == "VFIOUSER" and t[0]["max_queue_depth"] == 256
+          and "c2h_success" not in t[0], "nvmf_get_transports --trtype VFIOUSER")
+    rc, out, err = rpc.run("nvmf_create_transport", "-t", "VFIOUSER", "-M")
+    check(rc != 0 and "disable_mappable_bar0" in out + err,
+          "nvmf_create_transport -t VFIOUSER -M: refused, naming the option")
+    rpc.run("nvmf_create_subsystem", VFU, "-a", "-s", "VFU1")
+    rpc.run("bdev_null_create", "VNull", "16", "512")
+    rc, _, _ = rpc.run("nvmf_subsystem_add_ns", VFU, "VNull")
+    rc2, _, err = rpc.run("nvmf_subsystem_add_listener", VFU, "-t", "VFIOUSER", "-a", vdir,
+                          "-s", "0")
+    check(rc == 0 and rc2 == 0 and os.path.exists(os.path.join(vdir, "cntrl")),
+          "nvmf_subsystem_add_listener -t VFIOUSER -a DIR -s 0 %s" % err.strip()[-200:])
+    want = [{"address": {"trtype": "VFIOUSER", "adrfam": "IPv4", "traddr": vdir, "trsvcid": "0"}}]
+    check(rpc.json("nvmf_subsystem_get_listeners", VFU) == want,
+          "nvmf_subsystem_get_listeners: the vfio-user listener")
+    rc, out, err = rpc.run("nvmf_subsystem_add_listener", S2, "-t", "VFIOUSER", "-a", vdir)
+    check(rc != 0 and '"code": -32602' in out + err, "one subsystem per vfio-user socket")
+    rc, _, _ = rpc.run("nvmf_subsystem_remove_listener", VFU, "-t", "VFIOUSER", "-a", vdir)
+    check(rc == 0 and not os.path.exists(os.path.join(vdir, "cntrl")),
+          "nvmf_subsystem_remove_listener -t VFIOUSER (no -s)")
+    rc, _, _ = rpc.run("nvmf_subsystem_add_listener", VFU, "-t", "VFIOUSER", "-a", vdir,
+                       "-s", "0")
+    check(rc == 0, "nvmf_subsystem_add_listener -t VFIOUSER again")
+    # RDMA: built into this libnvmft or not, an answer SPDK gives.
+    rc, out, err = rpc.run("nvmf_create_transport", "-t", "RDMA", "-s", "1024", "-r", "-l", "64")
+    if rc == 0:
+        t = rpc.json("nvmf_get_transports", "--trtype", "RDMA")
+        check(t[0]["max_srq_depth"] == 1024 and t[0]["no_srq"] is True,
+              "nvmf_create_transport -t RDMA -s 1024 -r: max_srq_depth and no_srq used")
+    else:
+        check("Invalid transport type 'RDMA'" in out + err and '"code": -32602' in out + err,
+              "nvmf_create_transport -t RDMA without RDMA: SPDK's error")
+
+
 def phase_build(rpc, work):
     port, dport = free_port(), free_port()
     img = os.path.join(work, "u0.img")
@@ -164,6 +205,7 @@ def phase_build(rpc, work):
     check(set(b) == {"abcd-uuid", "Null0", "U0"} and b["U0"]["block_size"] == 4096
           and b["abcd-uuid"]["claimed"] is True and b["Null0"]["num_blocks"] == 4096,
           "bdev_get_bdevs")
+    phase_transports(rpc, work)
     # Taking some of it down again.
     rc, _, _ = rpc.run("nvmf_subsystem_remove_ns", LVOL, "5")
     rc2, _, _ = rpc.run("bdev_null_delete", "Null0")
