@@ -3,7 +3,7 @@
 # libnvmft's test command: install dependencies, build, and run four passes:
 #   main        every test suite, gcc, default options (build/);
 #   valgrind    memcheck over the same build: unit, proto, abi, stress,
-#               fuzz replay and examples (build/);
+#               fuzz replay, examples and vfio_user (build/);
 #   sanitizers  gcc with AddressSanitizer + UBSan: every suite but the VM
 #               ones (build-asan/);
 #   clang-fuzz  clang with -Dfuzz=true: a -Werror build of everything with
@@ -72,10 +72,13 @@ fi
 #   reports bash's own leaks; the sanitizer pass runs them;
 # - e2e, tools-vm: the Linux host VM, minutes per test; the target there is
 #   the main pass's nvmft-tgt, which examples runs under valgrind.
-# --trace-children checks what tests start (nvmft-tgt in examples, the
-# children of the fuzz replay's --expect-crash); -q keeps valgrind's banner
-# off the stderr those tests check.
-vg_suites=(unit proto abi stress fuzz examples)
+# --trace-children checks what tests start (nvmft-tgt in examples and
+# vfu_tgt, vfu-perf, the children of the fuzz replay's --expect-crash); -q
+# keeps valgrind's banner off the stderr those tests check.
+# vfio_user costs about 20 s of this pass on 2 cores (vfu_tgt, which
+# traces nvmft-tgt and vfu-perf, is most of it); the fuzz replays of the
+# rdma and vfio_user corpora about 2 s.
+vg_suites=(unit proto abi stress fuzz examples vfio_user)
 # Tests of those suites left out of the valgrind pass, and why (all of them
 # run in the other passes):
 # - symbols, kerneldoc, abidiff: Python scripts that read the headers and
@@ -85,8 +88,12 @@ vg_suites=(unit proto abi stress fuzz examples)
 #   memcheck cannot see, so every check of data read back is reported as
 #   depending on uninitialised bytes;
 # - backends_malloc: test_create_large_lazy reserves 64 GiB (MAP_NORESERVE),
-#   more address space than valgrind's manager hands out, so it fails.
-vg_skip=(symbols kerneldoc abidiff backends_uring backends_malloc)
+#   more address space than valgrind's manager hands out, so it fails;
+# - vfu_mem: its last case forks a target that must die of SIGBUS on 32 MiB
+#   of client memory truncated under it; memcheck then scans that mapping
+#   for leaks and faults on every page: a minute or more (the whole rest
+#   of the suite takes less), for a process that is meant to crash.
+vg_skip=(symbols kerneldoc abidiff backends_uring backends_malloc vfu_mem)
 vg_wrapper="valgrind -q --trace-children=yes --leak-check=full --error-exitcode=9"
 vg_wrapper+=" --errors-for-leak-kinds=definite,indirect"
 # sanitizers (ASan + UBSan, gcc).  Left out: e2e and tools-vm, as for

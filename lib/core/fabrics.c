@@ -118,6 +118,15 @@ static void fabrics_connect(struct nvmft_req *req)
 		nvmft_req_finish(req, SC_GEN(NVME_SC_SGL_INVALID_DATA));
 		return;
 	}
+	/*
+	 * The parse-time check is not enough: a transport that fetches the
+	 * Connect data after parsing (RDMA READ, TCP R2T) lets a second Connect
+	 * pass it while the first one's data is still on the way.
+	 */
+	if (qp->state != NVMFT_QPAIR_UNCONNECTED || qp->ctrlr != NULL) {
+		nvmft_req_finish(req, SC_GEN(NVME_SC_CMD_SEQ_ERROR));
+		return;
+	}
 	if (!nvmft_target_connect_begin(qp)) {
 		/* Evicted at the connection limit: its close is on the way. */
 		nvmft_req_finish(req, NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_QUEUE));

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <endian.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <nvmft/nvmft.h>
+
+#include "spec/spec.h"
 #include "test_util.h"
 
 void tu_fill_pattern(void *buf, size_t len, uint32_t seed)
@@ -46,4 +50,31 @@ void tu_rmtree(const char *path)
 {
 	if (path != NULL)
 		nftw(path, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int count_one(void *arg, const struct nvmft_ctrlr *ctrlr)
+{
+	(void)ctrlr;
+	(*(int *)arg)++;
+	return 0;
+}
+
+int tu_ctrlr_count(struct nvmft_subsystem *ss)
+{
+	int n = 0;
+
+	return nvmft_subsystem_foreach_ctrlr(ss, count_one, &n) == 0 ? n : -1;
+}
+
+void tu_sgl_keyed(struct nvmft_cmd *c, uint64_t addr, uint32_t len, uint32_t key, uint8_t subtype)
+{
+	struct nvmft_sgl_desc *s = &c->dptr.sgl1;
+
+	memset(s, 0, sizeof(*s));
+	s->addr = htole64(addr);
+	s->keyed.length[0] = (uint8_t)len;
+	s->keyed.length[1] = (uint8_t)(len >> 8);
+	s->keyed.length[2] = (uint8_t)(len >> 16);
+	s->keyed.key = htole32(key);
+	s->keyed.type = (uint8_t)(NVMFT_SGL_TYPE_KEYED_DATA_BLOCK << 4 | subtype);
 }

@@ -12,4 +12,12 @@ void tu_fill_pattern(void *buf, size_t len, uint32_t seed);
 char *tu_mkdtemp(void);
 void tu_rmtree(const char *path);
 
+struct nvmft_cmd;
+/* SGL1 of @c: a Keyed SGL Data Block descriptor (NVMe/RDMA) of @subtype. */
+void tu_sgl_keyed(struct nvmft_cmd *c, uint64_t addr, uint32_t len, uint32_t key, uint8_t subtype);
+
+struct nvmft_subsystem;
+/* How many controllers @ss has now (management thread). */
+int tu_ctrlr_count(struct nvmft_subsystem *ss);
+
 #endif

@@ -716,6 +716,463 @@ static void gen_io(void)
 	free(b.b);
 }
 
+/* ---- fuzz_rdma ------------------------------------------------------------------------------------ */
+
+/* Record opcodes of fuzz_rdma.c (low nibble; the high one names the host). */
+enum {
+	R_CONNECT = 0, R_CAPSULE = 1, R_HOLD = 2, R_RUN = 3, R_DELIVER = 4, R_FAIL_HELD = 5,
+	R_RECV_ERR = 6, R_QP_ERR = 7, R_CM_EVENT = 8, R_POLL = 9, R_FAIL_VERB = 10, R_RAW = 11,
+};
+/* Capsule kinds. */
+enum { K_CONNECT, K_PROP_SET, K_PROP_GET, K_ADMIN, K_WRITE, K_READ, K_RAW, K_FUSED };
+/* Capsule flags. */
+enum { CF_INCAPSULE = 4, CF_INVALIDATE = 8 };
+
+/* An RDMA_CM_REQUEST from the template: QID, HSQSIZE as the target allows, HRQSIZE = HSQSIZE + 1. */
+static void rdma_connect(struct buf *b, uint8_t qid, uint8_t ird, uint8_t ord)
+{
+	put8(b, R_CONNECT);
+	put8(b, 2); /* template, ESTABLISHED after the accept, device 0 */
+	put8(b, qid);
+	put8(b, 0);
+	put8(b, ird);
+	put8(b, ord);
+}
+
+/* A capsule of @kind to @host, exactly as long as its data; @extra are the kind's own bytes. */
+static void rdma_capsule(struct buf *b, uint8_t host, uint8_t kind, uint8_t flags, uint8_t slot,
+			 const uint8_t *extra, size_t nextra)
+{
+	put8(b, (uint8_t)(R_CAPSULE | host << 4));
+	put8(b, kind);
+	put8(b, flags);
+	put8(b, slot);
+	put(b, extra, nextra);
+	put8(b, 0); /* no patches */
+	put8(b, 0); /* exact length */
+}
+
+static void rdma_rw(struct buf *b, uint8_t host, uint8_t kind, uint8_t flags, uint8_t slot, uint16_t slba,
+		    uint8_t nlb0)
+{
+	uint8_t x[3] = { (uint8_t)slba, (uint8_t)(slba >> 8), nlb0 };
+
+	rdma_capsule(b, host, kind, flags, slot, x, sizeof(x));
+}
+
+/* Host 0: admin queue up (Connect data by RDMA READ, as Linux sends it), CC.EN, CSTS. */
+static void rdma_admin_up(struct buf *b)
+{
+	static const uint8_t sel_subsys[] = { 0 };
+
+	rdma_connect(b, 0, 16, 16);
+	rdma_capsule(b, 0, K_CONNECT, 0, 0, sel_subsys, 1);
+	rdma_capsule(b, 0, K_PROP_SET, 0, 0, NULL, 0);
+	put8(b, R_POLL);
+	put8(b, 4);
+	rdma_capsule(b, 0, K_PROP_GET, 0, 0, NULL, 0);
+}
+
+/* Host @host: I/O queue @qid of host 0's controller, Connect data in the capsule. */
+static void rdma_io_up(struct buf *b, uint8_t host, uint8_t qid)
+{
+	static const uint8_t sel_subsys[] = { 0 };
+
+	rdma_connect(b, qid, 16, 16);
+	rdma_capsule(b, host, K_CONNECT, CF_INCAPSULE, 1, sel_subsys, 1);
+}
+
+static void gen_rdma(void)
+{
+	struct buf b = { 0 };
+
+	/* The admin queue, every admin command of the harness, an AER left parked. */
+	put8(&b, 0x02); /* 4 KiB in-capsule, SRQ of 64 */
+	put8(&b, 0x00);
+	rdma_admin_up(&b);
+	for (uint8_t which = 0; which < 6; which++)
+		rdma_capsule(&b, 0, K_ADMIN, which == 1 ? 0x10 : 0, 2, &which, 1);
+	emit("rdma", "admin", &b);
+
+	/* Admin and an I/O queue: in-capsule and keyed writes, reads with and without invalidation, fused. */
+	for (int v = 0; v < 4; v++) {
+		static const char *const names[] = { "io", "io-nosrq-2pg", "io-sge1-norinv", "io-2dev-smallpool" };
+		static const uint8_t c0[] = { 0x02, 0x46, 0x01, 0x33 };
+		static const uint8_t c1[] = { 0x00, 0x00, 0x45, 0x16 };
+
+		put8(&b, c0[v]);
+		put8(&b, c1[v]);
+		rdma_admin_up(&b);
+		rdma_io_up(&b, 1, 1);
+		rdma_rw(&b, 1, K_WRITE, CF_INCAPSULE, 3, 0, 7);
+		rdma_rw(&b, 1, K_WRITE, 0, 4, 8, 31);
+		rdma_rw(&b, 1, K_READ, CF_INVALIDATE, 5, 0, 15);
+		rdma_rw(&b, 1, K_READ, 0, 6, 8, 31);
+		rdma_rw(&b, 1, K_FUSED, 0, 7, 0, 3);
+		emit("rdma", names[v], &b);
+	}
+
+	/*
+	 * Late acknowledgements: completions of the target's SENDs held back
+	 * while the host, which saw the responses, fills its queue (8 entries)
+	 * again, as a host may on a fabric that acknowledges late.
+	 */
+	put8(&b, 0x82); /* I/O queues of 8 entries */
+	put8(&b, 0x00);
+	rdma_admin_up(&b);
+	rdma_io_up(&b, 1, 1);
+	put8(&b, R_HOLD | 2 << 4); /* hold back completions */
+	for (int round = 0; round < 2; round++) {
+		for (uint8_t i = 0; i < 8; i++)
+			rdma_rw(&b, 1, K_READ, 0, i, (uint16_t)(i * 8), 0);
+		put8(&b, R_POLL);
+		put8(&b, 2);
+	}
+	put8(&b, R_DELIVER | 1 << 4);
+	put8(&b, 0);
+	emit("rdma", "late-ack", &b);
+
+	/* Work requests held, then failed, flushed, received in error; CM events; failing verbs. */
+	put8(&b, 0x02);
+	put8(&b, 0x10); /* one RDMA READ at a time */
+	rdma_admin_up(&b);
+	rdma_io_up(&b, 1, 1);
+	put8(&b, R_HOLD | 1 << 4);
+	rdma_rw(&b, 1, K_WRITE, 0, 3, 0, 7);
+	rdma_rw(&b, 1, K_WRITE, 0, 4, 8, 7);
+	rdma_rw(&b, 1, K_READ, CF_INVALIDATE, 5, 0, 7);
+	put8(&b, R_RUN | 1 << 4);
+	put8(&b, 1);
+	put8(&b, R_FAIL_HELD | 1 << 4);
+	put8(&b, 1); /* remote access error */
+	put8(&b, R_HOLD);
+	rdma_io_up(&b, 2, 2);
+	put8(&b, R_RECV_ERR | 2 << 4);
+	put8(&b, 3);
+	rdma_io_up(&b, 3, 3);
+	put8(&b, R_CM_EVENT | 3 << 4);
+	put8(&b, 2); /* device removal */
+	put8(&b, R_FAIL_VERB);
+	put8(&b, 0); /* create_qp */
+	put8(&b, 0);
+	rdma_io_up(&b, 4, 1);
+	put8(&b, R_QP_ERR);
+	emit("rdma", "errors", &b);
+
+	/* Connection requests the target must refuse, each for its own reason. */
+	put8(&b, 0x02);
+	put8(&b, 0x00);
+	{
+		static const uint8_t reqs[][18] = {
+			/* mode, len, bytes...: raw private data, 16 bytes */
+			{ 1, 16, 0, 0, 0, 0, 32, 0, 31, 0 },
+			/* template: RECFMT 1 */
+			{ 0, 0, 0x10, 1, 0 },
+			/* QID 7 (raw), HSQSIZE 0, HRQSIZE too small, HSQSIZE too big */
+			{ 0, 4, 0x00, 7, 0 },
+			{ 0, 1, 0x01 },
+			{ 0, 1, 0x04 },
+			{ 0, 1, 0x03 },
+		};
+		static const size_t lens[] = { 18, 5, 5, 3, 3, 3 };
+
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			put8(&b, R_CONNECT);
+			put(&b, reqs[i], lens[i]);
+			put8(&b, 16);
+			put8(&b, 16);
+		}
+		/* No RDMA READ allowed by the host; a device the target does not have. */
+		put8(&b, R_CONNECT);
+		put8(&b, 0);
+		put8(&b, 1);
+		put8(&b, 0);
+		put8(&b, 0);
+		put8(&b, 16);
+		put8(&b, R_CONNECT);
+		put8(&b, 0x40);
+		put8(&b, 1);
+		put8(&b, 0);
+		put8(&b, 16);
+		put8(&b, 16);
+	}
+	emit("rdma", "cm-reject", &b);
+
+	/* Capsules the target must refuse: SGLs, lengths, a stray second half, raw bytes. */
+	put8(&b, 0x01); /* 512 bytes in-capsule */
+	put8(&b, 0x00);
+	rdma_admin_up(&b);
+	rdma_io_up(&b, 1, 1);
+	{
+		static const uint8_t sgl_types[] = { 0x41, 0x43, 0x20, 0x30, 0x01, 0x50, 0x10, 0x4f };
+
+		for (size_t i = 0; i < sizeof(sgl_types); i++) {
+			put8(&b, R_CAPSULE | 1 << 4);
+			put8(&b, K_READ);
+			put8(&b, 0);
+			put8(&b, 1);
+			put16(&b, 0);
+			put8(&b, 0);
+			put8(&b, 1);         /* one patch */
+			put8(&b, 24 + 15);   /* SGL1 type */
+			put8(&b, sgl_types[i]);
+			put8(&b, 0);
+		}
+	}
+	/* A write with in-capsule data and a keyed SGL; one whose capsule is cut short; one too long. */
+	put8(&b, R_CAPSULE | 1 << 4);
+	put8(&b, K_WRITE | 0x08 | 0x20); /* FUSE = 10b: a second half with no first */
+	put8(&b, 0);
+	put8(&b, 1);
+	put16(&b, 0);
+	put8(&b, 0);
+	put8(&b, 0);
+	put8(&b, 2 | 4 << 2); /* 64 bytes of nothing after it */
+	put8(&b, R_CAPSULE | 1 << 4);
+	put8(&b, K_WRITE);
+	put8(&b, CF_INCAPSULE);
+	put8(&b, 1);
+	put16(&b, 0);
+	put8(&b, 0);
+	put8(&b, 0);
+	put8(&b, 1 | 40 << 2); /* 40 bytes: shorter than a command */
+	rdma_admin_up(&b);
+	put8(&b, R_RAW);
+	put16(&b, 600);
+	for (int i = 0; i < 600; i++)
+		put8(&b, (uint8_t)(i * 7));
+	emit("rdma", "bad-capsules", &b);
+	free(b.b);
+}
+
+/* ---- fuzz_vfio_user ------------------------------------------------------------------------------- */
+
+/* Record opcodes of fuzz_vfio_user.c, and its set-up bits. */
+enum {
+	V_MSG = 0, V_VERSION = 1, V_MAP = 2, V_UNMAP = 3, V_READ = 4, V_WRITE = 5, V_IRQS = 6, V_MISC = 7,
+	V_ADMIN = 8, V_IO = 9, V_GUEST = 10, V_DOORBELL = 11, V_REG = 12, V_REAP = 13, V_POLL = 14, V_BYTES = 15,
+};
+enum { VS_UP = 1, VS_IOQ = 2, VS_TRAP = 4, VS_DBBUF = 8, VS_MSIX = 16, VS_ONEFD = 32 };
+/* Data pointer modes. */
+enum { VP_PAGE, VP_ODD, VP_LIST, VP_SGL, VP_SGL_SEG, VP_OUTSIDE, VP_RAW, VP_READONLY };
+
+static void vfu_io(struct buf *b, uint8_t kind, uint8_t nlb0, uint16_t slba, uint8_t ptr)
+{
+	put8(b, V_IO);
+	put8(b, kind);
+	put8(b, nlb0);
+	put16(b, slba);
+	put8(b, ptr);
+}
+
+static void vfu_admin(struct buf *b, uint8_t opc, uint32_t nsid, uint32_t cdw10, uint32_t cdw11, uint8_t ptr)
+{
+	struct nvmft_cmd c = admin_cmd(opc, 0, nsid, cdw10, cdw11);
+
+	put8(b, V_ADMIN);
+	put(b, &c, sizeof(c));
+	put8(b, ptr);
+}
+
+static void vfu_msg(struct buf *b, uint16_t cmd, uint8_t flags, const void *p, uint16_t len, uint8_t fds)
+{
+	put8(b, V_MSG);
+	put16(b, cmd);
+	put8(b, flags);
+	put16(b, len);
+	put(b, p, len);
+	put8(b, fds);
+}
+
+static void gen_vfio_user(void)
+{
+	struct buf b = { 0 };
+
+	/* The usual set-up, nothing else. */
+	put8(&b, VS_UP);
+	emit("vfio_user", "setup", &b);
+
+	/* I/O through every kind of data pointer, then completions reaped. */
+	for (int v = 0; v < 2; v++) {
+		put8(&b, (uint8_t)(VS_UP | VS_IOQ | (v ? VS_TRAP | VS_DBBUF | VS_MSIX : 0)));
+		vfu_admin(&b, nvme_admin_identify, 0, NVME_IDENTIFY_CNS_CTRL, 0, VP_PAGE | 2 << 3);
+		vfu_admin(&b, nvme_admin_identify, 0, NVME_IDENTIFY_CNS_CTRL, 0, VP_OUTSIDE);
+		vfu_admin(&b, nvme_admin_async_event, 0, 0, 0, VP_RAW);
+		vfu_io(&b, 1, 7, 0, VP_PAGE | 4 << 3);          /* write 4 KiB */
+		vfu_io(&b, 0, 7, 0, VP_PAGE | 8 << 3);          /* read it back */
+		vfu_io(&b, 1, 15, 16, VP_PAGE | 12 << 3);       /* 8 KiB: PRP1 and PRP2 */
+		vfu_io(&b, 0x80 | 1, 15, 8, VP_SGL | 20 << 3);  /* namespace 2, one SGL data block */
+		vfu_io(&b, 0, 3, 0, VP_OUTSIDE);
+		vfu_io(&b, 1, 3, 0, VP_ODD | 6 << 3);
+		put16(&b, 0x200);
+		/* A PRP list of two entries, then an SGL segment of two data blocks. */
+		vfu_io(&b, 0, 15, 0, VP_LIST | 3 << 3);
+		put16(&b, 30 * 4096 / 8);
+		put8(&b, 2);
+		put16(&b, (4 * 4096) / 16);
+		put16(&b, (5 * 4096) / 16);
+		vfu_io(&b, 1, 7, 0, VP_SGL_SEG | 1 << 3);
+		put16(&b, 31 * 4096 / 16);
+		put8(&b, 1); /* two descriptors */
+		for (int i = 0; i < 2; i++) {
+			struct nvmft_sgl_desc d = { 0 };
+
+			d.addr = htole64((uint64_t)(10 + i) * 4096);
+			d.unkeyed.length = htole32(2048);
+			put(&b, &d, sizeof(d));
+		}
+		vfu_io(&b, 2, 0, 0, VP_RAW);                    /* flush */
+		vfu_io(&b, 5, 1, 0, VP_PAGE | 9 << 3);          /* DSM */
+		put8(&b, V_REAP);
+		put8(&b, V_POLL);
+		put8(&b, 8);
+		put8(&b, V_REAP);
+		emit("vfio_user", v ? "io-trap-dbbuf-msix" : "io", &b);
+	}
+
+	/* Every informational command, interrupts, region accesses, maps and unmaps, a reset. */
+	put8(&b, VS_UP);
+	for (uint8_t i = 0; i < 10; i++) {
+		put8(&b, V_MISC);
+		put8(&b, (uint8_t)(2 | i << 2));
+		put8(&b, i & 1 ? 1 : 16);
+	}
+	put8(&b, V_MISC);
+	put8(&b, 1);
+	put8(&b, 1);
+	put8(&b, V_MISC);
+	put8(&b, 3);
+	put8(&b, 2);
+	put8(&b, V_IRQS); /* MSI-X: four eventfds */
+	put8(&b, 2);
+	put8(&b, 2);
+	put8(&b, 0);
+	put8(&b, 4);
+	put8(&b, 4);
+	put8(&b, V_IRQS); /* INTx: trigger */
+	put8(&b, 0);
+	put8(&b, 0);
+	put8(&b, 0);
+	put8(&b, 1);
+	put8(&b, 0);
+	put8(&b, V_READ); /* config space, 256 bytes */
+	put8(&b, 7);
+	put16(&b, 0);
+	put16(&b, 256);
+	put8(&b, V_READ); /* CAP */
+	put8(&b, 0);
+	put16(&b, 0);
+	put16(&b, 8);
+	put8(&b, V_READ); /* the MSI-X table */
+	put8(&b, 4);
+	put16(&b, 0);
+	put16(&b, 16);
+	put8(&b, V_WRITE); /* INTMS */
+	put8(&b, 0);
+	put16(&b, 0x0c);
+	put8(&b, 4);
+	put32(&b, 1);
+	put8(&b, V_MAP); /* memfd 1, pages 0-3, right after guest memory */
+	put8(&b, 1);
+	put8(&b, 0);
+	put8(&b, 4);
+	put8(&b, 0);
+	put8(&b, 3);
+	put8(&b, V_MAP); /* one read-only page, low */
+	put8(&b, 3);
+	put8(&b, 4);
+	put8(&b, 1);
+	put8(&b, 1 | 16 << 2);
+	put8(&b, 1);
+	put8(&b, V_UNMAP);
+	put8(&b, 0);
+	put8(&b, V_MISC); /* device reset */
+	put8(&b, 0);
+	put8(&b, 0);
+	put8(&b, V_UNMAP); /* everything */
+	put8(&b, 1);
+	emit("vfio_user", "messages", &b);
+
+	/* Before VERSION: anything else ends the connection; VERSION variants. */
+	put8(&b, 0);
+	vfu_msg(&b, 4, 0, "\x10\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, 0);
+	emit("vfio_user", "no-version", &b);
+	for (uint8_t v = 0; v < 5; v++) {
+		put8(&b, 0);
+		put8(&b, V_VERSION);
+		put8(&b, v);
+		put8(&b, V_VERSION);
+		put8(&b, 0);
+		put8(&b, V_MISC);
+		put8(&b, 1);
+		put8(&b, 1);
+		emit("vfio_user", v == 0 ? "version" : v == 1 ? "version-empty" : v == 2 ? "version-float"
+			   : v == 3 ? "version-migration" : "version-array", &b);
+	}
+
+	/* Resets under I/O that namespace 2 holds; CC disabled and enabled; FLR; unmap with DMA in flight. */
+	put8(&b, VS_UP | VS_IOQ);
+	put8(&b, V_POLL);
+	put8(&b, 0x80); /* namespace 2 holds completions */
+	vfu_io(&b, 0x80 | 1, 7, 0, VP_PAGE | 4 << 3);
+	vfu_io(&b, 0x80 | 0, 7, 0, VP_PAGE | 6 << 3);
+	put8(&b, V_UNMAP); /* guest memory: the reply waits for the I/O */
+	put8(&b, 2);
+	put8(&b, V_POLL);
+	put8(&b, 0x20 | 4); /* let them go */
+	put8(&b, V_MAP); /* its first 16 pages back (the queues) */
+	put8(&b, 0);
+	put8(&b, 0);
+	put8(&b, 16);
+	put8(&b, 2);
+	put8(&b, 3);
+	put8(&b, V_REAP);
+	put8(&b, V_POLL);
+	put8(&b, 0x80);
+	vfu_io(&b, 0x80 | 1, 7, 0, VP_PAGE | 4 << 3);
+	put8(&b, V_REG); /* CC.EN = 0 while it is held */
+	put8(&b, 1);
+	put32(&b, 0);
+	put8(&b, V_POLL);
+	put8(&b, 0x40 | 0x80 | 0x20 | 8);
+	put8(&b, V_REG); /* CC.EN = 1 again */
+	put8(&b, 1 | 8);
+	put32(&b, 0);
+	put8(&b, V_REG); /* FLR */
+	put8(&b, 0x80 | 2);
+	put32(&b, 0x8000);
+	put8(&b, V_MISC);
+	put8(&b, 0);
+	put8(&b, 0);
+	emit("vfio_user", "resets", &b);
+
+	/* Doorbells out of range, guest memory scribbled over the admin queue, garbage on the socket. */
+	put8(&b, VS_UP | VS_IOQ);
+	put8(&b, V_DOORBELL);
+	put8(&b, 2);
+	put16(&b, 200);
+	put8(&b, V_DOORBELL);
+	put8(&b, 9);
+	put16(&b, 1);
+	put8(&b, V_GUEST);
+	put16(&b, 0);
+	put8(&b, 64);
+	for (int i = 0; i < 64; i++)
+		put8(&b, (uint8_t)(i * 37));
+	put8(&b, V_DOORBELL);
+	put8(&b, 0);
+	put16(&b, 1);
+	put8(&b, V_POLL);
+	put8(&b, 4);
+	put8(&b, V_REAP);
+	put8(&b, V_BYTES);
+	put8(&b, 20);
+	for (int i = 0; i < 20; i++)
+		put8(&b, 0xff);
+	emit("vfio_user", "garbage", &b);
+	free(b.b);
+}
+
 /* ---- fuzz_discovery ------------------------------------------------------------------------------- */
 
 static void disc_format(struct buf *b, uint64_t genctr, uint8_t nr, uint8_t nwin)
@@ -835,6 +1292,8 @@ int main(int argc, char **argv)
 	gen_io();
 	gen_discovery();
 	gen_nqn();
+	gen_rdma();
+	gen_vfio_user();
 	printf("gen_corpus: %u seeds written under %s\n", written, out_dir);
 	return 0;
 }

@@ -118,19 +118,9 @@ uint32_t ve_connections(const struct ve *e)
 	return atomic_load(&e->tr->num_connections);
 }
 
-static int count_ctrlr(void *arg, const struct nvmft_ctrlr *ctrlr)
-{
-	(void)ctrlr;
-	(*(int *)arg)++;
-	return 0;
-}
-
 int ve_ctrlrs(struct ve *e)
 {
-	int n = 0;
-
-	nvmft_subsystem_foreach_ctrlr(e->ss, count_ctrlr, &n);
-	return n;
+	return tu_ctrlr_count(e->ss);
 }
 
 struct vfuc *ve_client(struct ve *e, const char *json)

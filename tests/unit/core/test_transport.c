@@ -28,6 +28,7 @@
 #include "loop_transport.h"
 #include "test_backend.h"
 #include "util/compiler.h"
+#include "test_util.h"
 
 #define NQN "nqn.2024-01.io.example:tr"
 #define BAD_TR ((struct nvmft_transport *)(uintptr_t)0x5a5a5a5a)
@@ -585,21 +586,6 @@ static struct {
 	const char *subnqn;
 } hk;
 
-static int hk_count_ctrlr(void *arg, const struct nvmft_ctrlr *ctrlr)
-{
-	(void)ctrlr;
-	(*(int *)arg)++;
-	return 0;
-}
-
-static int hk_num_ctrlrs(struct nvmft_subsystem *ss)
-{
-	int n = 0;
-
-	assert_int_equal(nvmft_subsystem_foreach_ctrlr(ss, hk_count_ctrlr, &n), 0);
-	return n;
-}
-
 static struct hk_qpair *hk_of(struct nvmft_qpair *qp)
 {
 	return nvmft_container_of(qp, struct hk_qpair, qp);
@@ -1064,7 +1050,7 @@ static void test_local_ctrlr_lifecycle(void **state)
 	assert_ptr_equal(aq->qp.ctrlr, ctrlr);
 	assert_int_equal(aq->qp.state, NVMFT_QPAIR_ACTIVE);
 	assert_string_equal(nvmft_ctrlr_get_hostnqn(ctrlr), HK_HOSTNQN);
-	assert_int_equal(hk_num_ctrlrs(e.ss), 1);
+	assert_int_equal(tu_ctrlr_count(e.ss), 1);
 	/* Disabled at first; CAP and VS as for Fabrics. */
 	assert_int_equal(nvmft_ctrlr_reg_read(ctrlr, NVME_REG_CSTS, 4, &v), 0);
 	assert_int_equal(v, 0);
@@ -1197,7 +1183,7 @@ static void test_local_ctrlr_lifecycle(void **state)
 	nvmft_qpair_disconnect(&aq->qp);
 	hk_poll(&e);
 	assert_true(aq->freed);
-	assert_int_equal(hk_num_ctrlrs(e.ss), 0);
+	assert_int_equal(tu_ctrlr_count(e.ss), 0);
 	assert_int_equal(atomic_load(&e.tr->num_connections), 0);
 	hk_env_fini(&e);
 }
@@ -1223,7 +1209,7 @@ static void test_local_ctrlr_refused(void **state)
 	assert_int_equal(q->new_local_rc, -ENOENT);
 	hk_poll(&e);
 	assert_true(q->freed);
-	assert_int_equal(hk_num_ctrlrs(e.ss), 0);
+	assert_int_equal(tu_ctrlr_count(e.ss), 0);
 	assert_int_equal(atomic_load(&e.tr->num_connections), 0);
 	hk_env_fini(&e);
 

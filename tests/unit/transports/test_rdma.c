@@ -32,6 +32,7 @@
 #include "spec/spec.h"
 #include "test_backend.h"
 #include "transports/rdma/rdma_internal.h"
+#include "test_util.h"
 
 #define SUBNQN "nqn.2024-01.io.nvmft:rdma-test"
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:6b6f6e73-7461-6e74-696e-6f706c650001"
@@ -205,16 +206,7 @@ static void host_cm(struct env *e, struct host *h, uint16_t qid, uint16_t depth)
 
 static void sgl_keyed(struct nvmft_cmd *c, uint64_t addr, uint32_t len, uint32_t key, bool inv)
 {
-	struct nvmft_sgl_desc *s = &c->dptr.sgl1;
-
-	memset(s, 0, sizeof(*s));
-	s->addr = htole64(addr);
-	s->keyed.length[0] = (uint8_t)len;
-	s->keyed.length[1] = (uint8_t)(len >> 8);
-	s->keyed.length[2] = (uint8_t)(len >> 16);
-	s->keyed.key = htole32(key);
-	s->keyed.type = (uint8_t)(NVMFT_SGL_TYPE_KEYED_DATA_BLOCK << 4 |
-				  (inv ? NVMFT_SGL_SUBTYPE_INVALIDATE_KEY : NVMFT_SGL_SUBTYPE_ADDRESS));
+	tu_sgl_keyed(c, addr, len, key, inv ? NVMFT_SGL_SUBTYPE_INVALIDATE_KEY : NVMFT_SGL_SUBTYPE_ADDRESS);
 }
 
 static void sgl_incapsule(struct nvmft_cmd *c, uint64_t off, uint32_t len)
@@ -784,6 +776,129 @@ static void test_too_many_commands(void **state)
 	host_bye(&a);
 }
 
+/*
+ * Late acknowledgements: the host sees a response and sends its next
+ * command before the target's SEND completes.  With every slot waiting for
+ * its SEND completion, the capsule waits for a slot; it does not cost the
+ * host its connection.  (Found by fuzz_rdma: corpus/rdma/regress-late-ack.)
+ */
+static void test_late_send_completion(void **state)
+{
+	struct env *e = *state;
+	struct host a, q;
+	struct nvmft_cmd c;
+	struct fv_resp r;
+
+	for (int srq = 0; srq < 2; srq++) {
+		struct nvmft_transport_opts o;
+
+		nvmft_transport_opts_init(NVMFT_TRTYPE_RDMA, &o, sizeof(o));
+		o.no_srq = srq == 0;
+		env_reinit(e, &o, NULL);
+		host_admin_up(e, &a);
+		host_io_up(e, &q, &a, 1, 4);
+		fv_defer_completions(true);
+		/* One command at a time, each answered before the next: the slots wait for their SENDs. */
+		for (int i = 0; i < 4; i++) {
+			rw_cmd(&c, nvme_cmd_read, (uint64_t)i, 1);
+			assert_int_equal(host_exec(&q, &c, NULL, 0, 512, 0, 0, NULL, NULL), 0);
+		}
+		assert_int_equal(fv_deferred(q.qp), 8); /* an RDMA WRITE and a SEND each */
+		/* A full queue again while those 4 SENDs are not complete: these wait, in order. */
+		for (int i = 0; i < 4; i++) {
+			rw_cmd(&c, nvme_cmd_read, (uint64_t)i, 1);
+			c.cid = htole16(++q.cid);
+			sgl_keyed(&c, (uintptr_t)host_arena, 512, HOST_KEY, false);
+			host_send(&q, &c, NULL, 0);
+		}
+		env_settle(e);
+		assert_false(fv_take_resp(q.qp, &r));
+		assert_false(fv_id_disconnected(q.id));
+		fv_deliver(q.qp, -1);
+		fv_defer_completions(false);
+		for (int i = 0; i < 4; i++) {
+			assert_true(POLL_UNTIL(e, fv_take_resp(q.qp, &r)));
+			assert_int_equal(le16toh(((struct nvmft_cpl *)r.data)->cid), q.cid - 3 + i);
+			assert_int_equal(nvmft_status_from_wire(((struct nvmft_cpl *)r.data)->status), 0);
+		}
+		assert_false(fv_id_disconnected(q.id));
+		host_bye(&q);
+		host_bye(&a);
+	}
+}
+
+/*
+ * Registering a buffer pool chunk fails with EAGAIN (a provider out of
+ * resources): the command fails; it does not wait for buffers that nobody
+ * will give back.  (Found by fuzz_rdma: corpus/rdma/regress-reg-mr-eagain.)
+ */
+static void test_pool_reg_eagain(void **state)
+{
+	struct env *e = *state;
+	struct host a;
+	struct nvmft_cpl cpl;
+
+	host_cm(e, &a, 0, 32);
+	fv_fail(FV_FAIL_REG_MR, 1, EAGAIN);
+	/* Connect data by RDMA READ needs a pool buffer: its registration fails. */
+	assert_int_equal(host_fabrics_connect(&a, 0, 31, NVMFT_CNTLID_DYNAMIC, 0, &cpl),
+			 NVMFT_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
+	/* The next one gets its buffer. */
+	assert_int_equal(host_fabrics_connect(&a, 0, 31, NVMFT_CNTLID_DYNAMIC, 0, &cpl), 0);
+	host_bye(&a);
+}
+
+/*
+ * Two Connects of one queue pair, the second sent while the first one's
+ * data is still being fetched by RDMA READ: the first connects, the second
+ * gets Command Sequence Error; no second controller.  (Found by fuzz_rdma:
+ * corpus/rdma/regress-connect-twice-in-flight.)
+ */
+static void test_connect_twice_in_flight(void **state)
+{
+	struct env *e = *state;
+	struct host a;
+	struct nvmft_connect_cmd c;
+	struct nvmf_connect_data d;
+	struct fv_resp r;
+	struct nvmft_cpl cpl[2];
+
+	host_cm(e, &a, 0, 32);
+	memset(&d, 0, sizeof(d));
+	memset(d.hostid, 0x5a, sizeof(d.hostid));
+	d.cntlid = htole16(NVMFT_CNTLID_DYNAMIC);
+	snprintf(d.subsysnqn, sizeof(d.subsysnqn), "%s", SUBNQN);
+	snprintf(d.hostnqn, sizeof(d.hostnqn), "%s", HOSTNQN);
+	memcpy(host_arena, &d, sizeof(d));
+	fv_defer_completions(true);
+	for (int i = 0; i < 2; i++) {
+		memset(&c, 0, sizeof(c));
+		c.opcode = NVMFT_OPC_FABRICS;
+		c.fctype = NVMFT_FCTYPE_CONNECT;
+		c.sqsize = htole16(31);
+		c.cid = htole16(++a.cid);
+		sgl_keyed((struct nvmft_cmd *)&c, (uintptr_t)host_arena, sizeof(d), HOST_KEY, false);
+		host_send(&a, (struct nvmft_cmd *)&c, NULL, 0);
+	}
+	env_settle(e);
+	assert_false(fv_take_resp(a.qp, &r));
+	assert_int_equal(fv_deferred(a.qp), 2); /* both READs held */
+	fv_deliver(a.qp, -1);
+	fv_defer_completions(false);
+	for (int i = 0; i < 2; i++) {
+		assert_true(POLL_UNTIL(e, fv_take_resp(a.qp, &r)));
+		memcpy(&cpl[i], r.data, sizeof(cpl[i]));
+		assert_int_equal(le16toh(cpl[i].cid), a.cid - 1 + i);
+	}
+	assert_int_equal(nvmft_status_from_wire(cpl[0].status), 0);
+	assert_int_equal(nvmft_status_from_wire(cpl[1].status),
+			 NVMFT_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR));
+	assert_int_equal(tu_ctrlr_count(e->ss), 1);
+	assert_false(fv_id_disconnected(a.id));
+	host_bye(&a);
+	assert_true(POLL_UNTIL(e, tu_ctrlr_count(e->ss) == 0));
+}
+
 /* ---- Flow: read credits, teardown with work outstanding -------------------------------------------- */
 
 static void test_read_credits(void **state)
@@ -1146,6 +1261,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_capsule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recv_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_send_completion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_reg_eagain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_twice_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_credits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_on_teardown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_with_io, setup, teardown),

@@ -16,6 +16,7 @@
 
 #include "core/req.h"
 #include "transports/rdma/rdma_codec.h"
+#include "test_util.h"
 
 static const struct nvmft_rdma_cm_limits lim = { .max_qid = 127, .max_aq_depth = 128, .max_io_depth = 256 };
 
@@ -156,18 +157,6 @@ static void cmd_rw(struct nvmft_cmd *c, uint8_t opc)
 	c->opcode = opc;
 }
 
-static void keyed(struct nvmft_cmd *c, uint64_t addr, uint32_t len, uint32_t key, uint8_t sub)
-{
-	struct nvmft_sgl_desc *s = &c->dptr.sgl1;
-
-	memset(s, 0, sizeof(*s));
-	s->addr = htole64(addr);
-	s->keyed.length[0] = (uint8_t)len;
-	s->keyed.length[1] = (uint8_t)(len >> 8);
-	s->keyed.length[2] = (uint8_t)(len >> 16);
-	s->keyed.key = htole32(key);
-	s->keyed.type = (uint8_t)(NVMFT_SGL_TYPE_KEYED_DATA_BLOCK << 4 | sub);
-}
 
 static void unkeyed(struct nvmft_cmd *c, uint8_t type, uint8_t sub, uint64_t addr, uint32_t len)
 {
@@ -188,7 +177,7 @@ static void test_sgl_keyed(void **state)
 
 	(void)state;
 	cmd_rw(&c, nvme_cmd_write);
-	keyed(&c, 0x1122334455667788ull, 0xabcdef, 0xdeadbeef, NVMFT_SGL_SUBTYPE_ADDRESS);
+	tu_sgl_keyed(&c, 0x1122334455667788ull, 0xabcdef, 0xdeadbeef, NVMFT_SGL_SUBTYPE_ADDRESS);
 	assert_int_equal(nvmft_rdma_sgl_parse(&c, 0, &s), 0);
 	assert_int_equal(s.kind, NVMFT_RDMA_SGL_KEYED);
 	assert_int_equal(s.len, 0xabcdef);
@@ -196,18 +185,18 @@ static void test_sgl_keyed(void **state)
 	assert_int_equal(s.key, 0xdeadbeef);
 	assert_false(s.invalidate);
 	/* Invalidate Key subtype: the host wants the key invalidated with the response. */
-	keyed(&c, 0x1000, 4096, 0x42, NVMFT_SGL_SUBTYPE_INVALIDATE_KEY);
+	tu_sgl_keyed(&c, 0x1000, 4096, 0x42, NVMFT_SGL_SUBTYPE_INVALIDATE_KEY);
 	assert_int_equal(nvmft_rdma_sgl_parse(&c, 0, &s), 0);
 	assert_true(s.invalidate);
 	assert_int_equal(s.key, 0x42);
 	/* Zero length: no data (Linux's descriptor for commands without data). */
-	keyed(&c, 0, 0, 0, NVMFT_SGL_SUBTYPE_ADDRESS);
+	tu_sgl_keyed(&c, 0, 0, 0, NVMFT_SGL_SUBTYPE_ADDRESS);
 	assert_int_equal(nvmft_rdma_sgl_parse(&c, 0, &s), 0);
 	assert_int_equal(s.kind, NVMFT_RDMA_SGL_NONE);
 	/* Other subtypes, and in-capsule data besides a keyed descriptor. */
-	keyed(&c, 0x1000, 4096, 0x42, 0x3);
+	tu_sgl_keyed(&c, 0x1000, 4096, 0x42, 0x3);
 	assert_int_equal(nvmft_rdma_sgl_parse(&c, 0, &s), DNR(0x17));
-	keyed(&c, 0x1000, 4096, 0x42, NVMFT_SGL_SUBTYPE_ADDRESS);
+	tu_sgl_keyed(&c, 0x1000, 4096, 0x42, NVMFT_SGL_SUBTYPE_ADDRESS);
 	assert_int_equal(nvmft_rdma_sgl_parse(&c, 16, &s), DNR(NVME_SC_SGL_INVALID_TYPE));
 }
 
