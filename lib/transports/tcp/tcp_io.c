@@ -326,7 +326,9 @@ int tcp_conn_flush(struct tcp_conn *c)
 	}
 	if (!c->dead) {
 		tx_off_flush_list(c);
-		tx_pollout(c, false);
+		/* Checked here: with a few commands per flush the call itself shows. */
+		if (c->pollout)
+			tx_pollout(c, false);
 		/* The TermReq, and everything before it, is out. */
 		if (c->terminating)
 			tcp_conn_terminated(c);
