@@ -23,8 +23,9 @@ spdk):
            and RSS as queues are added (bytes per queue).
   idle     event-driven target CPU use while idle with 4 connected queues,
            and event-driven vs busy-poll IOPS under load.
-  scale    IOPS from 1 to 64 connected queues (same total queue depth) and
-           from 1 to 256 namespaces (I/O spread over all of them).
+  scale    IOPS from 1 to 64 connected queues (same total queue depth; and
+           one queue at QD128 while 63 more are held connected and idle)
+           and from 1 to 256 namespaces (I/O spread over all of them).
   spdk     (only with --spdk-start/--spdk-stop) the same client against
            another target, interleaved with nvmft-tgt, --reps times each;
            medians and the ratio.
@@ -288,7 +289,14 @@ class Bench:
             return "perf"
         return "callgrind" if shutil.which("valgrind") else None
 
-    def instr_count(self, tool, ns, extra, perf_args, count):
+    def idle_holder(self, port, queues, timeout=60):
+        """nvmft-perf --idle keeping @queues more I/O queues connected (no I/O)."""
+        argv = [self.perf_bin, "-a", ADDR, "-s", str(port), "-n", NQN, "--core",
+                str(self.a.load_core), "--idle", "--queues", str(queues), "-t", "3600"]
+        return Target(argv, self.work, "idle-holder", ready_timeout=timeout,
+                      ready_re=r"idle: \d+ queues? connected")
+
+    def instr_count(self, tool, ns, extra, perf_args, count, hold=0):
         """Instructions the target executed for one event-mode run of @count I/Os."""
         out = os.path.join(self.work, "instr.out")
         base = self.tgt_argv(mode="event", ns=ns, extra=extra)[3:]  # no taskset
@@ -299,9 +307,14 @@ class Bench:
             argv = ["taskset", "-c", str(self.a.tgt_core), "perf", "stat", "-x,", "-o", out,
                     "-e", "instructions"] + base
         tgt = Target(argv, self.work, "instr", ready_timeout=120)
+        holder = None
         try:
+            if hold:
+                holder = self.idle_holder(tgt.port, hold, timeout=300)
             self.perf(tgt.port, list(perf_args) + ["--count", str(count), "--warmup", "0"])
         finally:
+            if holder:
+                holder.stop()
             tgt.stop()
         with open(out) as f:
             text = f.read()
@@ -313,11 +326,11 @@ class Bench:
             die("no instruction count in %s output" % tool)
         return int(m.group(1))
 
-    def instr_per_io(self, tool, ns, perf_args, extra=()):
+    def instr_per_io(self, tool, ns, perf_args, extra=(), hold=0):
         """Two runs, @n and 6 @n I/Os: the difference leaves start-up and teardown out."""
         n1, n2 = self.a.instr_count, self.a.instr_count * 6
-        i1 = self.instr_count(tool, ns, extra, perf_args, n1)
-        i2 = self.instr_count(tool, ns, extra, perf_args, n2)
+        i1 = self.instr_count(tool, ns, extra, perf_args, n1, hold)
+        i2 = self.instr_count(tool, ns, extra, perf_args, n2, hold)
         return (i2 - i1) / float(n2 - n1)
 
     def section_instr(self):
@@ -480,6 +493,31 @@ class Bench:
                                     ["-w", "randread", "-o", "4096", "-q", str(total_qd // nq),
                                      "--queues", str(nq)], extra=("--max-io-qpairs", "128"))
             row = {"what": "queues (instructions)", "n": nq, "instr_per_io": ipi, "tool": tool}
+            rows.append(row)
+            self.print_row("scale", row)
+        # Queues that are connected but carry no I/O must cost the loaded
+        # one nothing: one queue at QD128 while nvmft-perf --idle holds the
+        # other 63 (a second controller) connected.
+        qargs = ["-w", "randread", "-o", "4096", "-q", str(total_qd)]
+        for n in (1, 64):
+            tgt = self.start_tgt("scale-held%d" % n, mode="busy", extra=("--max-io-qpairs", "128"))
+            holder = None
+            try:
+                if n > 1:
+                    holder = self.idle_holder(tgt.port, n - 1)
+                r = self.measured(tgt, tgt.port, qargs + self.time_args())
+            finally:
+                if holder:
+                    holder.stop()
+                tgt.stop()
+            row = {"what": "connected queues, 1 loaded", "n": n, "iops": r["iops"]}
+            rows.append(row)
+            self.print_row("scale", row)
+        for n in (1, 64) if tool else ():
+            ipi = self.instr_per_io(tool, ("null:1G,bs=4096",), qargs,
+                                    extra=("--max-io-qpairs", "128"), hold=n - 1)
+            row = {"what": "connected queues, 1 loaded (instructions)", "n": n,
+                   "instr_per_io": ipi, "tool": tool}
             rows.append(row)
             self.print_row("scale", row)
         for nns in (1, 256) if tool else ():

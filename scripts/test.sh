@@ -99,7 +99,7 @@ vg_wrapper+=" --errors-for-leak-kinds=definite,indirect"
 # sanitizers (ASan + UBSan, gcc).  Left out: e2e and tools-vm, as for
 # valgrind (minutes of VM per test).
 asan_args=(--suite unit --suite proto --suite abi --suite stress --suite examples --suite fuzz
-	--suite soak --suite tools)
+	--suite soak --suite tools --suite vfio_user)
 # clang-fuzz.  Building it is a clang -Werror check of every target.  The
 # suites it runs: fuzz-run (the reason for the pass), and unit, proto and
 # fuzz replay, seconds each, to run the clang-compiled library.  Left out:

@@ -237,6 +237,10 @@ static void hold_idle(struct perf_ctx *ctx, char *err, size_t errlen)
 	uint64_t end = start + (uint64_t)(ctx->opts.time_s * 1e9);
 	uint64_t next_ka = ka_ns ? start + ka_ns : UINT64_MAX;
 
+	/* Whoever holds these queues for a measurement starts it on this line. */
+	fprintf(stderr, "nvmft-perf: idle: %u queue%s connected\n", ctx->opts.queues,
+		ctx->opts.queues > 1 ? "s" : "");
+	fflush(stderr);
 	for (;;) {
 		uint64_t now = perf_mono_ns();
 		uint64_t until = NVMFT_MIN(end, next_ka);
