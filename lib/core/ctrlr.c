@@ -568,6 +568,28 @@ int nvmft_ctrlr_reg_write(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t si
 	return status == 0 ? 0 : -EINVAL;
 }
 
+int nvmft_ctrlr_local_function_reset(struct nvmft_ctrlr *ctrlr)
+{
+	if (ctrlr == NULL || !ctrlr->local)
+		return -EINVAL;
+	if (ctrlr->state != NVMFT_CTRLR_ACTIVE || (ctrlr->cc & NVMFT_CC_EN) || (ctrlr->csts & NVMFT_CSTS_RDY) ||
+	    (ctrlr->csts & NVMFT_CSTS_SHST_MASK) == NVMFT_CSTS_SHST_OCCUR || ctrlr->tr_enabled)
+		return -EAGAIN;
+	/*
+	 * A shutdown that completed with CC.EN already 0 leaves CSTS.SHST at
+	 * 10b, and no CC write can clear it short of enabling again: only a
+	 * reset of the whole function gets the registers back to zero.
+	 */
+	ctrlr->cc = 0;
+	ctrlr->csts = 0;
+	ctrlr->aqa = 0;
+	ctrlr->asq = 0;
+	ctrlr->acq = 0;
+	ctrlr->shutting_down = false;
+	nvmft_admin_features_init(ctrlr);
+	return 0;
+}
+
 /* ---- Asynchronous events ----------------------------------------------------------------- */
 
 /* Whether the host enabled reports of this kind (Asynchronous Event Configuration). */

@@ -193,6 +193,18 @@ uint16_t nvmft_ctrlr_add_local_io_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_
  */
 int nvmft_ctrlr_reg_read(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t *val);
 int nvmft_ctrlr_reg_write(struct nvmft_ctrlr *ctrlr, uint32_t offset, uint8_t size, uint64_t val);
+/*
+ * A function-level reset of a local controller (vfio-user DEVICE_RESET,
+ * PCI FLR), once CC.EN is 0 and the controller has finished dropping its
+ * queues: every register the core keeps goes back to its reset value (CC,
+ * CSTS with a shutdown's status, AQA, ASQ, ACQ) and the features to their
+ * defaults.  A controller reset (CC.EN 1 -> 0) alone keeps CSTS.SHST and
+ * the admin queue registers; a function reset does not.  Returns 0,
+ * -EAGAIN while CC.EN is 1 or a reset or shutdown is still in progress
+ * (poll the group, call again), or -EINVAL (not a local controller).
+ * Owner thread.
+ */
+int nvmft_ctrlr_local_function_reset(struct nvmft_ctrlr *ctrlr);
 /* Detach @qp (its group thread) and drop its reference. */
 void nvmft_ctrlr_remove_qpair(struct nvmft_ctrlr *ctrlr, struct nvmft_qpair *qp);
 void nvmft_ctrlr_ref(struct nvmft_ctrlr *ctrlr);

@@ -181,6 +181,49 @@ static void test_function_reset(void **state)
 	ve_fini(&e);
 }
 
+/*
+ * A function reset after a completed shutdown: CSTS.SHST (10b) survives a
+ * controller reset but not a function reset, and the reset must not wait
+ * for CSTS to clear by itself (it never does).  Both with CC.EN still 1
+ * (as Linux shuts down) and with the shutdown written while disabled.
+ * (Found by fuzz_vfio_user: corpus/vfio_user/regress-reset-after-shutdown.)
+ */
+static void test_function_reset_after_shutdown(void **state)
+{
+	struct vfuc_q q;
+	struct ve e;
+	struct vfuc *c;
+	uint64_t buf;
+	uint32_t cc;
+
+	(void)state;
+	ve_init(&e, NULL);
+	c = ve_client_io(&e, &q, 16);
+	buf = vfuc_alloc(c, 4096, 4096);
+	for (int disabled = 0; disabled < 2; disabled++) {
+		assert_int_equal(vfuc_reg_read32(c, NVME_REG_CC, &cc), 0);
+		if (disabled) {
+			assert_int_equal(vfuc_nvme_disable(c), 0);
+			cc = 0;
+		}
+		assert_int_equal(vfuc_reg_write32(c, NVME_REG_CC, cc | 1u << 14), 0);
+		for (int i = 0; i < 1000 && (csts(c) & 0xc) != 0x8; i++)
+			ve_pump(&e);
+		assert_int_equal(csts(c) & 0xc, 0x8);
+		assert_int_equal(vfuc_call(c, VFU_CMD_DEVICE_RESET, NULL, 0, NULL, 0, NULL, 0, NULL, NULL), 0);
+		assert_int_equal(csts(c), 0);
+		assert_int_equal(vfuc_reg_read32(c, NVME_REG_CC, &cc), 0);
+		assert_int_equal(cc, 0);
+		/* And up again. */
+		assert_int_equal(vfuc_nvme_enable(c, 32), 0);
+		assert_int_equal(vfuc_set_num_queues(c, 2, 2), 0);
+		assert_int_equal(vfuc_nvme_qpair(c, 1, 16, false, 0, &q), 0);
+		read_ok(&q, buf);
+	}
+	vfuc_close(c);
+	ve_fini(&e);
+}
+
 /* CC written again while a reset still waits for I/O: the write's reply waits too. */
 static void test_cc_write_during_reset(void **state)
 {
@@ -549,6 +592,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_controller_reset_and_shutdown),
 		cmocka_unit_test(test_function_reset),
+		cmocka_unit_test(test_function_reset_after_shutdown),
 		cmocka_unit_test(test_cc_write_during_reset),
 		cmocka_unit_test(test_unmap_while_io_pending),
 		cmocka_unit_test(test_unmap_queue_memory),

@@ -128,12 +128,9 @@ bool vfu_dev_reset_done(struct vfu_conn *c)
 			return false;
 		c->reset_cc_pending = false;
 	}
-	if (ctrlr->state != NVMFT_CTRLR_ACTIVE || (ctrlr->cc & NVMFT_CC_EN) || ctrlr->csts != 0 || c->enabled)
+	/* A function reset clears what a controller reset keeps (CSTS.SHST, the admin queue registers). */
+	if (c->enabled || nvmft_ctrlr_local_function_reset(ctrlr) != 0)
 		return false;
-	/* A function reset clears the admin queue registers too (a controller reset keeps them). */
-	nvmft_ctrlr_reg_write(ctrlr, NVME_REG_AQA, 4, 0);
-	nvmft_ctrlr_reg_write(ctrlr, NVME_REG_ASQ, 8, 0);
-	nvmft_ctrlr_reg_write(ctrlr, NVME_REG_ACQ, 8, 0);
 	c->resetting = false;
 	return true;
 }
