@@ -427,3 +427,67 @@ void rt_make_file(const char *path, size_t bytes)
 	assert_int_equal(ftruncate(fd, (off_t)bytes), 0);
 	close(fd);
 }
+
+const char *rt_fmt(const char *fmt, ...)
+{
+	static char bufs[4][4096];
+	static int next;
+	char *b = bufs[next++ % 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
+	va_end(ap);
+	return b;
+}
+
+json_t *rt_get(json_t *j, const char *path)
+{
+	char key[64];
+	const char *dot;
+
+	while (j != NULL && *path != '\0') {
+		dot = strchr(path, '.');
+		snprintf(key, sizeof(key), "%.*s", dot ? (int)(dot - path) : (int)strlen(path), path);
+		if (json_is_array(j))
+			j = json_array_get(j, strtoul(key, NULL, 10));
+		else
+			j = json_object_get(j, key);
+		path = dot ? dot + 1 : "";
+	}
+	return j;
+}
+
+long long rt_geti(json_t *j, const char *path)
+{
+	json_t *v = rt_get(j, path);
+
+	if (!json_is_integer(v))
+		fail_msg("no integer at %s", path);
+	return json_integer_value(v);
+}
+
+const char *rt_gets(json_t *j, const char *path)
+{
+	json_t *v = rt_get(j, path);
+
+	if (!json_is_string(v))
+		fail_msg("no string at %s", path);
+	return json_string_value(v);
+}
+
+void rt_assert_json_equal(json_t *a, json_t *b, const char *what)
+{
+	if (!json_equal(a, b)) {
+		char *sa = json_dumps(a, JSON_INDENT(1)), *sb = json_dumps(b, JSON_INDENT(1));
+
+		fail_msg("%s differ:\n%s\n---\n%s", what, sa, sb);
+	}
+}
+
+bool rt_lib_has(enum nvmft_trtype trtype)
+{
+	struct nvmft_transport_opts o;
+
+	return nvmft_transport_opts_init(trtype, &o, sizeof(o)) == 0;
+}

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <nvmft/transport.h>
+
 #include "rpc_client.h"
 
 /* An nvmft-tgt under test. */
@@ -80,6 +82,18 @@ void rt_assert_true(json_t *resp);
  * difference, with its path.
  */
 char *rt_shape_diff(json_t *ours, json_t *spdk, const char *const *skip);
+
+/* printf into one of a few rotating static buffers: JSON parameters built inline. */
+const char *rt_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The value at a dotted @path ("a.0.b": object keys and array indexes), or NULL. */
+json_t *rt_get(json_t *j, const char *path);
+/* The integer / string at @path, failing the test when there is none. */
+long long rt_geti(json_t *j, const char *path);
+const char *rt_gets(json_t *j, const char *path);
+/* @a and @b are equal JSON, else fail showing both. */
+void rt_assert_json_equal(json_t *a, json_t *b, const char *what);
+/* Whether the library was built with transport @trtype. */
+bool rt_lib_has(enum nvmft_trtype trtype);
 
 /* A free TCP port on 127.0.0.1 (bound once, then closed). */
 unsigned int rt_free_port(void);

@@ -42,65 +42,6 @@ static const char *saved_path;
 #define LVOL "nqn.2024-01.io.excloud:storage.node.disk.lvol"
 #define CNODE1 "nqn.2016-06.io.spdk:cnode1"
 
-/* printf into one of a few static buffers: JSON parameters built inline. */
-static const char *J(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *J(const char *fmt, ...)
-{
-	static char bufs[4][4096];
-	static int next;
-	char *b = bufs[next++ % 4];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
-
-static json_t *get(json_t *j, const char *path)
-{
-	char key[64];
-	const char *dot;
-
-	while (j != NULL && *path != '\0') {
-		dot = strchr(path, '.');
-		snprintf(key, sizeof(key), "%.*s", dot ? (int)(dot - path) : (int)strlen(path),
-			 path);
-		if (json_is_array(j))
-			j = json_array_get(j, strtoul(key, NULL, 10));
-		else
-			j = json_object_get(j, key);
-		path = dot ? dot + 1 : "";
-	}
-	return j;
-}
-
-static long long geti(json_t *j, const char *path)
-{
-	json_t *v = get(j, path);
-
-	if (!json_is_integer(v))
-		fail_msg("no integer at %s", path);
-	return json_integer_value(v);
-}
-
-static const char *gets_(json_t *j, const char *path)
-{
-	json_t *v = get(j, path);
-
-	if (!json_is_string(v))
-		fail_msg("no string at %s", path);
-	return json_string_value(v);
-}
-
-static bool lib_has(enum nvmft_trtype t)
-{
-	struct nvmft_transport_opts o;
-
-	return nvmft_transport_opts_init(t, &o, sizeof(o)) == 0;
-}
-
 /* The state SPDK's capture was made in: a TCP transport and cnode1 with a null bdev. */
 static void spdk_like_state(struct rpc_client *c, unsigned int port)
 {
@@ -114,9 +55,9 @@ static void spdk_like_state(struct rpc_client *c, unsigned int port)
 	json_decref(rt_ok(c, "nvmf_subsystem_add_ns",
 			  "{\"nqn\":\"" CNODE1 "\",\"namespace\":{\"bdev_name\":\"Null0\"}}"));
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"" CNODE1 "\",\"listen_address\":{\"trtype\":\"tcp\","
-				 "\"adrfam\":\"ipv4\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}",
-				 port)));
+			       rt_fmt("{\"nqn\":\"" CNODE1 "\",\"listen_address\":{\"trtype\":\"tcp\","
+				      "\"adrfam\":\"ipv4\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}",
+				      port)));
 }
 
 /* A host with its admin queue and one I/O queue on @port. */
@@ -197,15 +138,15 @@ static void test_spdk_replay(void **state)
 	json_array_foreach(fixture, i, e) {
 		json_t *req = json_deep_copy(json_object_get(e, "request"));
 		json_t *want = json_object_get(e, "response");
-		const char *method = gets_(req, "method");
-		const char *trtype = json_string_value(get(req, "params.trtype"));
+		const char *method = rt_gets(req, "method");
+		const char *trtype = json_string_value(rt_get(req, "params.trtype"));
 		json_t *got, *params = json_object_get(req, "params");
 		char *diff;
 
 		/* A transport this libnvmft has built in is created, not refused: nothing to compare. */
 		if (strcmp(method, "nvmf_create_transport") == 0 && trtype != NULL &&
-		    ((strcmp(trtype, "RDMA") == 0 && lib_has(NVMFT_TRTYPE_RDMA)) ||
-		     (strcmp(trtype, "VFIOUSER") == 0 && lib_has(NVMFT_TRTYPE_VFIOUSER)))) {
+		    ((strcmp(trtype, "RDMA") == 0 && rt_lib_has(NVMFT_TRTYPE_RDMA)) ||
+		     (strcmp(trtype, "VFIOUSER") == 0 && rt_lib_has(NVMFT_TRTYPE_VFIOUSER)))) {
 			json_decref(req);
 			continue;
 		}
@@ -217,7 +158,7 @@ static void test_spdk_replay(void **state)
 			/* Errors: the same code and the same message. */
 			json_t *we = json_object_get(want, "error");
 
-			rt_assert_err(got, (int)geti(we, "code"), gets_(we, "message"));
+			rt_assert_err(got, (int)rt_geti(we, "code"), rt_gets(we, "message"));
 			json_decref(req);
 			continue;
 		}
@@ -225,12 +166,12 @@ static void test_spdk_replay(void **state)
 				     absent);
 		if (diff != NULL)
 			fail_msg("%s: %s", method, diff);
-		if (!json_is_object(get(want, "result")) && !json_is_array(get(want, "result")))
-			assert_true(json_equal(get(got, "result"), get(want, "result")));
-		if (json_is_array(get(want, "result")) &&
+		if (!json_is_object(rt_get(want, "result")) && !json_is_array(rt_get(want, "result")))
+			assert_true(json_equal(rt_get(got, "result"), rt_get(want, "result")));
+		if (json_is_array(rt_get(want, "result")) &&
 		    strcmp(method, "framework_get_subsystems") != 0)
-			assert_int_equal(json_array_size(get(got, "result")),
-					 json_array_size(get(want, "result")));
+			assert_int_equal(json_array_size(rt_get(got, "result")),
+					 json_array_size(rt_get(want, "result")));
 		json_decref(got);
 		json_decref(req);
 	}
@@ -278,13 +219,13 @@ static void test_seed_scenario(void **state)
 	assert_int_equal(json_integer_value(j), 1);
 	json_decref(j);
 	j = rt_ok(c, "nvmf_subsystem_get_listeners", "{\"nqn\":\"" LVOL "\"}");
-	port = (unsigned int)strtoul(gets_(j, "0.address.trsvcid"), NULL, 10);
+	port = (unsigned int)strtoul(rt_gets(j, "0.address.trsvcid"), NULL, 10);
 	assert_true(port > 0);
 	json_decref(j);
 	j = rt_ok(c, "nvmf_get_subsystems", "{\"nqn\":\"" LVOL "\"}");
 	/* The namespace reports its bdev's UUID, as SPDK's do. */
-	assert_string_equal(gets_(j, "0.namespaces.0.uuid"), "2b1c52e8-6f6a-4f3c-bd57-0f2a7d9a1e11");
-	assert_string_equal(gets_(j, "0.namespaces.0.bdev_name"), "abcd-uuid");
+	assert_string_equal(rt_gets(j, "0.namespaces.0.uuid"), "2b1c52e8-6f6a-4f3c-bd57-0f2a7d9a1e11");
+	assert_string_equal(rt_gets(j, "0.namespaces.0.bdev_name"), "abcd-uuid");
 	json_decref(j);
 
 	/* A host connects and does 8 writes and 8 reads on its I/O queue. */
@@ -298,11 +239,11 @@ static void test_seed_scenario(void **state)
 
 	j = rt_ok(c, "nvmf_subsystem_get_controllers", "{\"nqn\":\"" LVOL "\"}");
 	assert_int_equal(json_array_size(j), 1);
-	assert_int_equal(geti(j, "0.cntlid"), th_cntlid(admin));
-	assert_string_equal(gets_(j, "0.hostnqn"), TH_HOSTNQN);
-	assert_string_equal(gets_(j, "0.cntrltype"), "io");
+	assert_int_equal(rt_geti(j, "0.cntlid"), th_cntlid(admin));
+	assert_string_equal(rt_gets(j, "0.hostnqn"), TH_HOSTNQN);
+	assert_string_equal(rt_gets(j, "0.cntrltype"), "io");
 	/* Admin queue included, as SPDK counts it. */
-	assert_int_equal(geti(j, "0.num_io_qpairs"), 2);
+	assert_int_equal(rt_geti(j, "0.num_io_qpairs"), 2);
 	json_decref(j);
 
 	j = rt_ok(c, "nvmf_subsystem_get_qpairs", "{\"nqn\":\"" LVOL "\"}");
@@ -313,31 +254,31 @@ static void test_seed_scenario(void **state)
 		long long qid;
 
 		snprintf(key, sizeof(key), "%zu.qid", i);
-		qid = geti(j, key);
+		qid = rt_geti(j, key);
 		assert_true(qid == 0 || qid == 1);
 		snprintf(key, sizeof(key), "%zu.state", i);
-		assert_string_equal(gets_(j, key), "enabled");
+		assert_string_equal(rt_gets(j, key), "enabled");
 		snprintf(key, sizeof(key), "%zu.listen_address.trsvcid", i);
-		assert_int_equal(strtoul(gets_(j, key), NULL, 10), port);
+		assert_int_equal(strtoul(rt_gets(j, key), NULL, 10), port);
 		snprintf(key, sizeof(key), "%zu.peer_address.traddr", i);
-		assert_string_equal(gets_(j, key), "127.0.0.1");
+		assert_string_equal(rt_gets(j, key), "127.0.0.1");
 		if (qid == 1) {
 			snprintf(key, sizeof(key), "%zu.peer_address.trsvcid", i);
-			assert_int_equal(strtoul(gets_(j, key), NULL, 10), ntohs(me.sin_port));
+			assert_int_equal(strtoul(rt_gets(j, key), NULL, 10), ntohs(me.sin_port));
 		}
 	}
 	json_decref(j);
 
 	/* The library's own counters, summed over the two poll groups. */
 	j = rt_ok(c, "nvmf_get_stats", NULL);
-	assert_int_equal(json_array_size(get(j, "poll_groups")), 2);
-	for (size_t i = 0; (g = json_array_get(get(j, "poll_groups"), i)) != NULL; i++) {
-		sum[0] += geti(g, "admin_qpairs");
-		sum[1] += geti(g, "io_qpairs");
-		sum[2] += geti(g, "current_io_qpairs");
-		sum[3] += geti(g, "completed_nvme_io");
-		sum[4] += geti(g, "pending_bdev_io");
-		assert_string_equal(gets_(g, "transports.0.trtype"), "TCP");
+	assert_int_equal(json_array_size(rt_get(j, "poll_groups")), 2);
+	for (size_t i = 0; (g = json_array_get(rt_get(j, "poll_groups"), i)) != NULL; i++) {
+		sum[0] += rt_geti(g, "admin_qpairs");
+		sum[1] += rt_geti(g, "io_qpairs");
+		sum[2] += rt_geti(g, "current_io_qpairs");
+		sum[3] += rt_geti(g, "completed_nvme_io");
+		sum[4] += rt_geti(g, "pending_bdev_io");
+		assert_string_equal(rt_gets(g, "transports.0.trtype"), "TCP");
 	}
 	assert_int_equal(sum[0], 1);
 	assert_int_equal(sum[1], 1);
@@ -348,16 +289,16 @@ static void test_seed_scenario(void **state)
 	json_decref(j);
 
 	j = rt_ok(c, "bdev_get_bdevs", "{\"name\":\"abcd-uuid\"}");
-	assert_true(json_is_true(get(j, "0.claimed")));
-	assert_string_equal(gets_(j, "0.claim_type"), "exclusive_write");
+	assert_true(json_is_true(rt_get(j, "0.claimed")));
+	assert_string_equal(rt_gets(j, "0.claim_type"), "exclusive_write");
 	json_decref(j);
 	/* The UUID is an alias of the name. */
 	j = rt_ok(c, "bdev_get_bdevs", "{\"name\":\"2b1c52e8-6f6a-4f3c-bd57-0f2a7d9a1e11\"}");
-	assert_string_equal(gets_(j, "0.name"), "abcd-uuid");
+	assert_string_equal(rt_gets(j, "0.name"), "abcd-uuid");
 	json_decref(j);
 
 	/* The namespace goes while the host is connected; the host's next I/O is refused. */
-	rt_assert_true(rt_call(c, "nvmf_subsystem_remove_ns", J("{\"nqn\":\"%s\",\"nsid\":1}", LVOL)));
+	rt_assert_true(rt_call(c, "nvmf_subsystem_remove_ns", rt_fmt("{\"nqn\":\"%s\",\"nsid\":1}", LVOL)));
 	assert_int_not_equal(th_rw(io, false, 1, 0, 8, r, sizeof(r), 0), 0);
 	j = rt_ok(c, "nvmf_subsystem_add_ns",
 		  "{\"nqn\":\"" LVOL "\",\"namespace\":{\"bdev_name\":\"abcd-uuid\",\"nsid\":1}}");
@@ -384,7 +325,7 @@ static void test_seed_scenario(void **state)
 		assert_int_not_equal(th_connect("127.0.0.1", p, &cfg, &h), 0);
 	}
 	j = rt_ok(c, "bdev_get_bdevs", "{\"name\":\"abcd-uuid\"}");
-	assert_false(json_is_true(get(j, "0.claimed")));
+	assert_false(json_is_true(rt_get(j, "0.claimed")));
 	json_decref(j);
 	rt_assert_true(rt_call(c, "bdev_malloc_delete", "{\"name\":\"abcd-uuid\"}"));
 	th_free(io);
@@ -409,7 +350,7 @@ static void build_state(struct rpc_client *c, const char *file, unsigned int p1,
 	json_decref(rt_ok(c, "bdev_null_create",
 			  "{\"name\":\"N0\",\"num_blocks\":1024,\"block_size\":4096}"));
 	json_decref(rt_ok(c, "bdev_uring_create",
-			  J("{\"name\":\"U0\",\"filename\":\"%s\",\"block_size\":4096}", file)));
+			  rt_fmt("{\"name\":\"U0\",\"filename\":\"%s\",\"block_size\":4096}", file)));
 	json_decref(rt_ok(c, "bdev_malloc_create", "{\"num_blocks\":64,\"block_size\":4096}"));
 	rt_assert_true(rt_call(c, "nvmf_create_subsystem",
 			       "{\"nqn\":\"nqn.2024-01.io.test:s1\",\"allow_any_host\":true,"
@@ -430,29 +371,20 @@ static void build_state(struct rpc_client *c, const char *file, unsigned int p1,
 	json_decref(rt_ok(c, "nvmf_subsystem_add_ns",
 			  "{\"nqn\":\"nqn.2024-01.io.test:s2\",\"namespace\":{\"bdev_name\":\"U0\"}}"));
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"nqn.2024-01.io.test:s1\",\"listen_address\":{\"trtype\":"
-				 "\"TCP\",\"adrfam\":\"IPv4\",\"traddr\":\"127.0.0.1\",\"trsvcid\":"
-				 "\"%u\"}}", p1)));
+			       rt_fmt("{\"nqn\":\"nqn.2024-01.io.test:s1\",\"listen_address\":{\"trtype\":"
+				      "\"TCP\",\"adrfam\":\"IPv4\",\"traddr\":\"127.0.0.1\",\"trsvcid\":"
+				      "\"%u\"}}", p1)));
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"nqn.2024-01.io.test:s1\",\"listen_address\":{\"trtype\":"
-				 "\"TCP\",\"adrfam\":\"IPv6\",\"traddr\":\"::1\",\"trsvcid\":\"%u\"}}",
-				 p2)));
+			       rt_fmt("{\"nqn\":\"nqn.2024-01.io.test:s1\",\"listen_address\":{\"trtype\":"
+				      "\"TCP\",\"adrfam\":\"IPv6\",\"traddr\":\"::1\",\"trsvcid\":\"%u\"}}",
+				      p2)));
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"nqn.2024-01.io.test:s2\",\"listen_address\":{\"trtype\":"
-				 "\"TCP\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}", p1)));
+			       rt_fmt("{\"nqn\":\"nqn.2024-01.io.test:s2\",\"listen_address\":{\"trtype\":"
+				      "\"TCP\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}", p1)));
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"nqn.2014-08.org.nvmexpress.discovery\","
-				 "\"listen_address\":{\"trtype\":\"TCP\",\"adrfam\":\"IPv4\","
-				 "\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}", p3)));
-}
-
-static void assert_json_equal(json_t *a, json_t *b, const char *what)
-{
-	if (!json_equal(a, b)) {
-		char *sa = json_dumps(a, JSON_INDENT(1)), *sb = json_dumps(b, JSON_INDENT(1));
-
-		fail_msg("%s differ:\n%s\n---\n%s", what, sa, sb);
-	}
+			       rt_fmt("{\"nqn\":\"nqn.2014-08.org.nvmexpress.discovery\","
+				      "\"listen_address\":{\"trtype\":\"TCP\",\"adrfam\":\"IPv4\","
+				      "\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}", p3)));
 }
 
 static void test_save_load_roundtrip(void **state)
@@ -474,11 +406,11 @@ static void test_save_load_roundtrip(void **state)
 	subs = rt_ok(c, "nvmf_get_subsystems", NULL);
 	bdevs = rt_ok(c, "bdev_get_bdevs", NULL);
 	/* SPDK's section shapes: bdev, then nvmf. */
-	assert_string_equal(gets_(saved, "subsystems.0.subsystem"), "bdev");
-	assert_string_equal(gets_(saved, "subsystems.1.subsystem"), "nvmf");
+	assert_string_equal(rt_gets(saved, "subsystems.0.subsystem"), "bdev");
+	assert_string_equal(rt_gets(saved, "subsystems.1.subsystem"), "nvmf");
 	/* framework_get_config answers each section the same (SPDK's rpc.py save_config). */
 	j = rt_ok(c, "framework_get_config", "{\"name\":\"nvmf\"}");
-	assert_json_equal(j, get(saved, "subsystems.1.config"), "framework_get_config nvmf");
+	rt_assert_json_equal(j, rt_get(saved, "subsystems.1.config"), "framework_get_config nvmf");
 	json_decref(j);
 	rpc_client_close(c);
 	assert_int_equal(rt_stop(&a), 0);
@@ -499,13 +431,13 @@ static void test_save_load_roundtrip(void **state)
 	}
 	json_decref(j);
 	again = rt_ok(c, "save_config", NULL);
-	assert_json_equal(again, saved, "save_config after load_config");
+	rt_assert_json_equal(again, saved, "save_config after load_config");
 	json_decref(again);
 	again = rt_ok(c, "nvmf_get_subsystems", NULL);
-	assert_json_equal(again, subs, "nvmf_get_subsystems after load_config");
+	rt_assert_json_equal(again, subs, "nvmf_get_subsystems after load_config");
 	json_decref(again);
 	again = rt_ok(c, "bdev_get_bdevs", NULL);
-	assert_json_equal(again, bdevs, "bdev_get_bdevs after load_config");
+	rt_assert_json_equal(again, bdevs, "bdev_get_bdevs after load_config");
 	json_decref(again);
 	rpc_client_close(c);
 	rt_down(&b);
@@ -518,7 +450,7 @@ static void test_save_load_roundtrip(void **state)
 	assert_true(rt_wait_ready(&b));
 	c = rt_client(&b);
 	again = rt_ok(c, "save_config", NULL);
-	assert_json_equal(again, saved, "save_config after -c");
+	rt_assert_json_equal(again, saved, "save_config after -c");
 	json_decref(again);
 	rpc_client_close(c);
 	assert_int_equal(rt_stop(&b), 0);
@@ -533,9 +465,9 @@ static void test_save_load_roundtrip(void **state)
 static void load_fails(struct rpc_client *c, const char *cfg, int code, const char *needle)
 {
 	json_t *r = rt_call(c, "load_config", cfg);
-	const char *msg = json_string_value(get(r, "error.message"));
+	const char *msg = json_string_value(rt_get(r, "error.message"));
 
-	if (geti(r, "error.code") != code || msg == NULL || strstr(msg, needle) == NULL)
+	if (rt_geti(r, "error.code") != code || msg == NULL || strstr(msg, needle) == NULL)
 		fail_msg("load_config: want %d with '%s', got %s", code, needle,
 			 json_dumps(r, JSON_COMPACT));
 	json_decref(r);
@@ -557,9 +489,9 @@ static void test_load_all_or_nothing(void **state)
 	json_decref(rt_ok(c, "bdev_null_create", "{\"name\":\"X\",\"num_blocks\":8,\"block_size\":512}"));
 	rt_assert_true(rt_call(c, "nvmf_create_subsystem", "{\"nqn\":\"nqn.2024-01.io.test:have\"}"));
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"nqn.2024-01.io.test:have\",\"listen_address\":{"
-				 "\"trtype\":\"TCP\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}",
-				 p1)));
+			       rt_fmt("{\"nqn\":\"nqn.2024-01.io.test:have\",\"listen_address\":{"
+				      "\"trtype\":\"TCP\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}",
+				      p1)));
 	before = rt_ok(c, "save_config", NULL);
 
 	/* Refused before anything is touched: a reference to nothing. */
@@ -606,24 +538,24 @@ static void test_load_all_or_nothing(void **state)
 		busy_port = ntohs(sin.sin_port);
 	}
 	load_fails(c,
-		   J("{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":"
-		     "\"bdev_malloc_create\",\"params\":{\"name\":\"Y\",\"num_blocks\":8,"
-		     "\"block_size\":512}}]},{\"subsystem\":\"nvmf\",\"config\":["
-		     "{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":"
-		     "\"nqn.2024-01.io.test:new\",\"allow_any_host\":true}},"
-		     "{\"method\":\"nvmf_subsystem_add_host\",\"params\":{\"nqn\":"
-		     "\"nqn.2024-01.io.test:have\",\"host\":\"nqn.2024-01.io.test:h\"}},"
-		     "{\"method\":\"nvmf_subsystem_allow_any_host\",\"params\":{\"nqn\":"
-		     "\"nqn.2024-01.io.test:have\",\"allow_any_host\":true}},"
-		     "{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
-		     "\"nqn.2024-01.io.test:new\",\"namespace\":{\"bdev_name\":\"Y\"}}},"
-		     "{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
-		     "\"nqn.2024-01.io.test:new\",\"listen_address\":{\"trtype\":\"TCP\","
-		     "\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}},"
-		     "{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
-		     "\"nqn.2024-01.io.test:new\",\"listen_address\":{\"trtype\":\"TCP\","
-		     "\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}}]}]}",
-		     p1, busy_port),
+		   rt_fmt("{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":"
+			  "\"bdev_malloc_create\",\"params\":{\"name\":\"Y\",\"num_blocks\":8,"
+			  "\"block_size\":512}}]},{\"subsystem\":\"nvmf\",\"config\":["
+			  "{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":"
+			  "\"nqn.2024-01.io.test:new\",\"allow_any_host\":true}},"
+			  "{\"method\":\"nvmf_subsystem_add_host\",\"params\":{\"nqn\":"
+			  "\"nqn.2024-01.io.test:have\",\"host\":\"nqn.2024-01.io.test:h\"}},"
+			  "{\"method\":\"nvmf_subsystem_allow_any_host\",\"params\":{\"nqn\":"
+			  "\"nqn.2024-01.io.test:have\",\"allow_any_host\":true}},"
+			  "{\"method\":\"nvmf_subsystem_add_ns\",\"params\":{\"nqn\":"
+			  "\"nqn.2024-01.io.test:new\",\"namespace\":{\"bdev_name\":\"Y\"}}},"
+			  "{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+			  "\"nqn.2024-01.io.test:new\",\"listen_address\":{\"trtype\":\"TCP\","
+			  "\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}},"
+			  "{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":"
+			  "\"nqn.2024-01.io.test:new\",\"listen_address\":{\"trtype\":\"TCP\","
+			  "\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}}}]}]}",
+			  p1, busy_port),
 		   -32603, "Address already in use");
 	close(fd);
 	/* A file that does not open fails the first step. */
@@ -632,7 +564,7 @@ static void test_load_all_or_nothing(void **state)
 		      "\"/nonexistent/nvmft.img\"}}]}]}",
 		   -32603, "cannot open");
 	after = rt_ok(c, "save_config", NULL);
-	assert_json_equal(after, before, "save_config after failed loads");
+	rt_assert_json_equal(after, before, "save_config after failed loads");
 	json_decref(after);
 	/* Not a configuration at all. */
 	rt_err(c, "load_config", NULL, -32602, NULL);
@@ -647,8 +579,8 @@ static void test_load_all_or_nothing(void **state)
 			       "\"nqn.2024-01.io.test:have\",\"namespace\":{\"bdev_name\":\"Y\","
 			       "\"nsid\":7}}}]}]}"));
 	after = rt_ok(c, "nvmf_get_subsystems", "{\"nqn\":\"nqn.2024-01.io.test:have\"}");
-	assert_int_equal(json_array_size(get(after, "0.namespaces")), 2);
-	assert_int_equal(geti(after, "0.namespaces.1.nsid"), 7);
+	assert_int_equal(json_array_size(rt_get(after, "0.namespaces")), 2);
+	assert_int_equal(rt_geti(after, "0.namespaces.1.nsid"), 7);
 	json_decref(after);
 	json_decref(before);
 	rpc_client_close(c);
@@ -684,11 +616,11 @@ static void test_load_spdk_saved(void **state)
 	assert_int_equal(rpc_client_recv(c, &r), 0);
 	rt_assert_true(r);
 	r = rt_ok(c, "nvmf_get_subsystems", "{\"nqn\":\"nqn.2016-06.io.spdk:cnode2\"}");
-	assert_string_equal(gets_(r, "0.serial_number"), "SPDK00000000000002");
-	assert_int_equal(json_array_size(get(r, "0.listen_addresses")), 2);
+	assert_string_equal(rt_gets(r, "0.serial_number"), "SPDK00000000000002");
+	assert_int_equal(json_array_size(rt_get(r, "0.listen_addresses")), 2);
 	json_decref(r);
 	r = rt_ok(c, "nvmf_get_transports", NULL);
-	assert_int_equal(geti(r, "0.in_capsule_data_size"), 8192);
+	assert_int_equal(rt_geti(r, "0.in_capsule_data_size"), 8192);
 	json_decref(r);
 	/* Loading it again clashes with itself, and changes nothing. */
 	j = rt_ok(c, "save_config", NULL);
@@ -701,11 +633,11 @@ static void test_load_spdk_saved(void **state)
 		replace_port(again, "44321", p6);
 		assert_int_equal(rpc_client_call(c, "load_config", again, &r), 0);
 		json_decref(again);
-		assert_int_equal(geti(r, "error.code"), -32602);
+		assert_int_equal(rt_geti(r, "error.code"), -32602);
 		json_decref(r);
 	}
 	r = rt_ok(c, "save_config", NULL);
-	assert_json_equal(r, j, "save_config after a refused load");
+	rt_assert_json_equal(r, j, "save_config after a refused load");
 	json_decref(r);
 	json_decref(j);
 	rpc_client_close(c);
@@ -785,8 +717,8 @@ static void test_method_errors(void **state)
 	rt_err(c, "nvmf_subsystem_allow_any_host", "{\"nqn\":\"nqn.2024-01.io.test:e\"}", -32602,
 	       "Invalid parameters");
 	j = rt_ok(c, "nvmf_get_subsystems", "{\"nqn\":\"nqn.2024-01.io.test:e\"}");
-	assert_true(json_is_true(get(j, "0.allow_any_host")));
-	assert_string_equal(gets_(j, "0.hosts.0.nqn"), "nqn.2024-01.io.test:h");
+	assert_true(json_is_true(rt_get(j, "0.allow_any_host")));
+	assert_string_equal(rt_gets(j, "0.hosts.0.nqn"), "nqn.2024-01.io.test:h");
 	json_decref(j);
 	/* Listeners. */
 	rt_err(c, "nvmf_subsystem_remove_listener",
@@ -828,13 +760,13 @@ static void test_method_errors(void **state)
 	       "Unable to create URING bdev.");
 	snprintf(file, sizeof(file), "%s/u.img", t.dir);
 	rt_make_file(file, 256u << 10);
-	j = rt_ok(c, "bdev_uring_create", J("{\"name\":\"U\",\"filename\":\"%s\"}", file));
+	j = rt_ok(c, "bdev_uring_create", rt_fmt("{\"name\":\"U\",\"filename\":\"%s\"}", file));
 	assert_string_equal(json_string_value(j), "U");
 	json_decref(j);
 	j = rt_ok(c, "bdev_get_bdevs", "{\"name\":\"U\"}");
-	assert_string_equal(gets_(j, "0.product_name"), "URING bdev");
-	assert_string_equal(gets_(j, "0.driver_specific.uring.filename"), file);
-	assert_int_equal(geti(j, "0.block_size") * geti(j, "0.num_blocks"), 256 << 10);
+	assert_string_equal(rt_gets(j, "0.product_name"), "URING bdev");
+	assert_string_equal(rt_gets(j, "0.driver_specific.uring.filename"), file);
+	assert_int_equal(rt_geti(j, "0.block_size") * rt_geti(j, "0.num_blocks"), 256 << 10);
 	json_decref(j);
 	rt_err(c, "bdev_get_bdevs", "{\"name\":5}", -32603, "spdk_json_decode_object failed");
 	/* A delete of the wrong kind finds nothing, as in SPDK. */
@@ -843,7 +775,7 @@ static void test_method_errors(void **state)
 	/* Deleting a bdev in use takes its namespace away first. */
 	rt_assert_true(rt_call(c, "bdev_malloc_delete", "{\"name\":\"B\"}"));
 	j = rt_ok(c, "nvmf_get_subsystems", "{\"nqn\":\"nqn.2024-01.io.test:e\"}");
-	assert_int_equal(json_array_size(get(j, "0.namespaces")), 0);
+	assert_int_equal(json_array_size(rt_get(j, "0.namespaces")), 0);
 	json_decref(j);
 	rt_assert_true(rt_call(c, "bdev_uring_delete", "{\"name\":\"U\"}"));
 	rpc_client_close(c);

@@ -50,67 +50,6 @@
 	"\"no_wr_batching\":false,\"disable_mappable_bar0\":false,\"disable_adaptive_irq\":false," \
 	"\"disable_shadow_doorbells\":false,\"disable_command_passthru\":false"
 
-/* printf into one of a few static buffers: JSON parameters built inline. */
-static const char *J(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *J(const char *fmt, ...)
-{
-	static char bufs[4][4096];
-	static int next;
-	char *b = bufs[next++ % 4];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
-
-static json_t *get(json_t *j, const char *path)
-{
-	char key[64];
-	const char *dot;
-
-	while (j != NULL && *path != '\0') {
-		dot = strchr(path, '.');
-		snprintf(key, sizeof(key), "%.*s", dot ? (int)(dot - path) : (int)strlen(path),
-			 path);
-		if (json_is_array(j))
-			j = json_array_get(j, strtoul(key, NULL, 10));
-		else
-			j = json_object_get(j, key);
-		path = dot ? dot + 1 : "";
-	}
-	return j;
-}
-
-static long long geti(json_t *j, const char *path)
-{
-	json_t *v = get(j, path);
-
-	if (!json_is_integer(v))
-		fail_msg("no integer at %s", path);
-	return json_integer_value(v);
-}
-
-static const char *gets_(json_t *j, const char *path)
-{
-	json_t *v = get(j, path);
-
-	if (!json_is_string(v))
-		fail_msg("no string at %s", path);
-	return json_string_value(v);
-}
-
-static void assert_json_equal(json_t *a, json_t *b, const char *what)
-{
-	if (!json_equal(a, b)) {
-		char *sa = json_dumps(a, JSON_INDENT(1)), *sb = json_dumps(b, JSON_INDENT(1));
-
-		fail_msg("%s differ:\n%s\n---\n%s", what, sa, sb);
-	}
-}
-
 /* @got equals the JSON text @want (a new reference is taken from @got: not consumed). */
 static void assert_json_text(json_t *got, const char *want, const char *what)
 {
@@ -119,15 +58,8 @@ static void assert_json_text(json_t *got, const char *want, const char *what)
 
 	if (w == NULL)
 		fail_msg("bad test JSON for %s: %s", what, jerr.text);
-	assert_json_equal(got, w, what);
+	rt_assert_json_equal(got, w, what);
 	json_decref(w);
-}
-
-static bool lib_has(enum nvmft_trtype t)
-{
-	struct nvmft_transport_opts o;
-
-	return nvmft_transport_opts_init(t, &o, sizeof(o)) == 0;
 }
 
 /* The entries of save_config's nvmf section with @method and, if given, @key = @val. */
@@ -136,10 +68,10 @@ static json_t *saved_entries(json_t *saved, const char *method, const char *key,
 	json_t *out = json_array(), *e;
 	size_t i;
 
-	json_array_foreach(get(saved, "subsystems.1.config"), i, e) {
-		json_t *v = key ? get(e, key) : NULL;
+	json_array_foreach(rt_get(saved, "subsystems.1.config"), i, e) {
+		json_t *v = key ? rt_get(e, key) : NULL;
 
-		if (strcmp(gets_(e, "method"), method) != 0)
+		if (strcmp(rt_gets(e, "method"), method) != 0)
 			continue;
 		if (key != NULL && (!json_is_string(v) || strcmp(json_string_value(v), val) != 0))
 			continue;
@@ -253,9 +185,9 @@ static void vfu_build(struct rpc_client *c, const char *dir)
 			  "{\"nqn\":\"" VNQN "\",\"namespace\":{\"bdev_name\":\"Ram0\",\"nsid\":2}}"));
 	/* As SPDK's tests add it: -t VFIOUSER -a DIR -s 0 (no family: IPv4). */
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-				 "\"traddr\":\"%s\",\"trsvcid\":\"0\"}}",
-				 dir)));
+			       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+				      "\"traddr\":\"%s\",\"trsvcid\":\"0\"}}",
+				      dir)));
 }
 
 static void check_vfu_shapes(struct rpc_client *c, const char *dir)
@@ -267,10 +199,10 @@ static void check_vfu_shapes(struct rpc_client *c, const char *dir)
 		 "{\"trtype\":\"VFIOUSER\",\"adrfam\":\"IPv4\",\"traddr\":\"%s\",\"trsvcid\":\"0\"}",
 		 dir);
 	j = rt_ok(c, "nvmf_subsystem_get_listeners", "{\"nqn\":\"" VNQN "\"}");
-	assert_json_text(j, J("[{\"address\":%s}]", addr), "nvmf_subsystem_get_listeners");
+	assert_json_text(j, rt_fmt("[{\"address\":%s}]", addr), "nvmf_subsystem_get_listeners");
 	json_decref(j);
 	j = rt_ok(c, "nvmf_get_subsystems", "{\"nqn\":\"" VNQN "\"}");
-	assert_json_text(get(j, "0.listen_addresses"), J("[%s]", addr), "listen_addresses");
+	assert_json_text(rt_get(j, "0.listen_addresses"), rt_fmt("[%s]", addr), "listen_addresses");
 	json_decref(j);
 	/* SPDK's VFIOUSER transport adds no options of its own to the generic ones. */
 	j = rt_ok(c, "nvmf_get_transports", "{\"trtype\":\"VFIOUSER\"}");
@@ -311,10 +243,10 @@ static void test_vfu_rpc_roundtrip(void **state)
 	v = vfu_io(sock, VNQN, 64, 1, &q);
 	j = rt_ok(c, "nvmf_subsystem_get_controllers", "{\"nqn\":\"" VNQN "\"}");
 	assert_int_equal(json_array_size(j), 1);
-	assert_string_equal(gets_(j, "0.cntrltype"), "io");
+	assert_string_equal(rt_gets(j, "0.cntrltype"), "io");
 	/* A PCIe host names no host NQN: the function makes one up. */
-	assert_memory_equal(gets_(j, "0.hostnqn"), "nqn.2014-08.org.nvmexpress:uuid:", 32);
-	assert_int_equal(geti(j, "0.num_io_qpairs"), 2);
+	assert_memory_equal(rt_gets(j, "0.hostnqn"), "nqn.2014-08.org.nvmexpress:uuid:", 32);
+	assert_int_equal(rt_geti(j, "0.num_io_qpairs"), 2);
 	json_decref(j);
 	j = rt_ok(c, "nvmf_subsystem_get_qpairs", "{\"nqn\":\"" VNQN "\"}");
 	assert_int_equal(json_array_size(j), 2);
@@ -322,19 +254,19 @@ static void test_vfu_rpc_roundtrip(void **state)
 		char key[48];
 
 		snprintf(key, sizeof(key), "%zu.listen_address.trtype", i);
-		assert_string_equal(gets_(j, key), "VFIOUSER");
+		assert_string_equal(rt_gets(j, key), "VFIOUSER");
 		snprintf(key, sizeof(key), "%zu.listen_address.traddr", i);
-		assert_string_equal(gets_(j, key), dir);
+		assert_string_equal(rt_gets(j, key), dir);
 	}
 	json_decref(j);
 	j = rt_ok(c, "nvmf_get_stats", NULL);
-	for (size_t i = 0; i < json_array_size(get(j, "poll_groups")); i++) {
-		json_t *g = json_array_get(get(j, "poll_groups"), i);
+	for (size_t i = 0; i < json_array_size(rt_get(j, "poll_groups")); i++) {
+		json_t *g = json_array_get(rt_get(j, "poll_groups"), i);
 
-		sum[0] += geti(g, "current_admin_qpairs");
-		sum[1] += geti(g, "current_io_qpairs");
-		sum[2] += geti(g, "completed_nvme_io");
-		assert_json_text(get(g, "transports"), "[{\"trtype\":\"VFIOUSER\"}]", "transports");
+		sum[0] += rt_geti(g, "current_admin_qpairs");
+		sum[1] += rt_geti(g, "current_io_qpairs");
+		sum[2] += rt_geti(g, "completed_nvme_io");
+		assert_json_text(rt_get(g, "transports"), "[{\"trtype\":\"VFIOUSER\"}]", "transports");
 	}
 	assert_int_equal(sum[0], 1);
 	assert_int_equal(sum[1], 1);
@@ -355,10 +287,10 @@ static void test_vfu_rpc_roundtrip(void **state)
 	json_decref(j);
 	j = saved_entries(saved, "nvmf_subsystem_add_listener", "params.nqn", VNQN);
 	assert_json_text(j,
-			 J("[{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":\"" VNQN
-			   "\",\"listen_address\":{\"trtype\":\"VFIOUSER\",\"adrfam\":\"IPv4\","
-			   "\"traddr\":\"%s\",\"trsvcid\":\"0\"},\"secure_channel\":false}}]",
-			   dir),
+			 rt_fmt("[{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":\"" VNQN
+				"\",\"listen_address\":{\"trtype\":\"VFIOUSER\",\"adrfam\":\"IPv4\","
+				"\"traddr\":\"%s\",\"trsvcid\":\"0\"},\"secure_channel\":false}}]",
+				dir),
 			 "save_config: vfio-user listener");
 	json_decref(j);
 	subs = rt_ok(c, "nvmf_get_subsystems", NULL);
@@ -373,13 +305,13 @@ static void test_vfu_rpc_roundtrip(void **state)
 	c = rt_client(&b);
 	rt_assert_true(load_config(c, saved));
 	again = rt_ok(c, "save_config", NULL);
-	assert_json_equal(again, saved, "save_config after load_config");
+	rt_assert_json_equal(again, saved, "save_config after load_config");
 	json_decref(again);
 	again = rt_ok(c, "nvmf_get_subsystems", NULL);
-	assert_json_equal(again, subs, "nvmf_get_subsystems after load_config");
+	rt_assert_json_equal(again, subs, "nvmf_get_subsystems after load_config");
 	json_decref(again);
 	again = rt_ok(c, "bdev_get_bdevs", NULL);
-	assert_json_equal(again, bdevs, "bdev_get_bdevs after load_config");
+	rt_assert_json_equal(again, bdevs, "bdev_get_bdevs after load_config");
 	json_decref(again);
 	check_vfu_shapes(c, dir);
 	vfuc_close(vfu_io(sock, VNQN, 64, 2, &q));
@@ -393,11 +325,11 @@ static void test_vfu_rpc_roundtrip(void **state)
 	rt_start(&b, cargs);
 	if (!rt_wait_ready(&b))
 		fail_msg("nvmft-tgt -c saved.json did not start:\n%s", b.err);
-	assert_non_null(strstr(b.out, J("ready: listening on vfio-user %s (subsystem " VNQN ")",
-					dir)));
+	assert_non_null(strstr(b.out, rt_fmt("ready: listening on vfio-user %s (subsystem " VNQN ")",
+					     dir)));
 	c = rt_client(&b);
 	again = rt_ok(c, "save_config", NULL);
-	assert_json_equal(again, saved, "save_config after -c");
+	rt_assert_json_equal(again, saved, "save_config after -c");
 	json_decref(again);
 	vfuc_close(vfu_io(sock, VNQN, 64, 3, &q));
 	rpc_client_close(c);
@@ -431,9 +363,9 @@ static void test_vfu_rpc_rules(void **state)
 			       "{\"nqn\":\"" VNQN2 "\",\"allow_any_host\":true}"));
 	/* No transport yet: no listener, and nothing to report. */
 	rt_err(c, "nvmf_subsystem_add_listener",
-	       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-		 "\"traddr\":\"%s\"}}",
-		 dir),
+	       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+		      "\"traddr\":\"%s\"}}",
+		      dir),
 	       -32602, "Invalid parameters");
 	rt_err(c, "nvmf_get_transports", "{\"trtype\":\"VFIOUSER\"}", -19, "No such device");
 	/* Options that would turn off what the library always does: only as false. */
@@ -456,28 +388,28 @@ static void test_vfu_rpc_rules(void **state)
 	rt_err(c, "nvmf_create_transport", "{\"trtype\":\"VFIOUSER\"}", -32603,
 	       "Transport type 'VFIOUSER' already exists");
 	j = rt_ok(c, "nvmf_get_transports", "{\"trtype\":\"vfiouser\"}");
-	assert_string_equal(gets_(j, "0.trtype"), "VFIOUSER");
-	assert_int_equal(geti(j, "0.max_io_size"), 2097152);
+	assert_string_equal(rt_gets(j, "0.trtype"), "VFIOUSER");
+	assert_int_equal(rt_geti(j, "0.max_io_size"), 2097152);
 	json_decref(j);
 
 	/* Addresses: a directory, no port, not discovery, one that can be made. */
 	rt_err(c, "nvmf_subsystem_add_listener",
-	       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-		 "\"traddr\":\"%s\",\"trsvcid\":\"4420\"}}",
-		 dir),
+	       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+		      "\"traddr\":\"%s\",\"trsvcid\":\"4420\"}}",
+		      dir),
 	       -32602, "Invalid parameters");
 	rt_err(c, "nvmf_subsystem_add_listener",
-	       J("{\"nqn\":\"nqn.2014-08.org.nvmexpress.discovery\",\"listen_address\":"
-		 "{\"trtype\":\"VFIOUSER\",\"traddr\":\"%s\"}}",
-		 dir),
+	       rt_fmt("{\"nqn\":\"nqn.2014-08.org.nvmexpress.discovery\",\"listen_address\":"
+		      "{\"trtype\":\"VFIOUSER\",\"traddr\":\"%s\"}}",
+		      dir),
 	       -32602, "Invalid parameters");
 	memset(longdir, 'd', sizeof(longdir) - 1);
 	longdir[0] = '/';
 	longdir[sizeof(longdir) - 1] = '\0';
 	rt_err(c, "nvmf_subsystem_add_listener",
-	       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-		 "\"traddr\":\"%s\"}}",
-		 longdir),
+	       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+		      "\"traddr\":\"%s\"}}",
+		      longdir),
 	       -32602, "Invalid parameters");
 	rt_err(c, "nvmf_subsystem_add_listener",
 	       "{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
@@ -491,9 +423,9 @@ static void test_vfu_rpc_rules(void **state)
 		snprintf(f, sizeof(f), "%s/cntrl", dir2);
 		rt_make_file(f, 0);
 		rt_err(c, "nvmf_subsystem_add_listener",
-		       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-			 "\"traddr\":\"%s\"}}",
-			 dir2),
+		       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+			      "\"traddr\":\"%s\"}}",
+			      dir2),
 		       -32602, "Invalid parameters");
 		assert_int_equal(access(f, F_OK), 0);
 	}
@@ -503,28 +435,28 @@ static void test_vfu_rpc_rules(void **state)
 
 	/* rpc.py's shape: no service id, no family. */
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-				 "\"traddr\":\"%s\"}}",
-				 dir)));
+			       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+				      "\"traddr\":\"%s\"}}",
+				      dir)));
 	assert_int_equal(access(sock, F_OK), 0);
 	j = rt_ok(c, "nvmf_subsystem_get_listeners", "{\"nqn\":\"" VNQN "\"}");
 	assert_json_text(j,
-			 J("[{\"address\":{\"trtype\":\"VFIOUSER\",\"adrfam\":\"IPv4\","
-			   "\"traddr\":\"%s\",\"trsvcid\":\"\"}}]",
-			   dir),
+			 rt_fmt("[{\"address\":{\"trtype\":\"VFIOUSER\",\"adrfam\":\"IPv4\","
+				"\"traddr\":\"%s\",\"trsvcid\":\"\"}}]",
+				dir),
 			 "listener without a service id");
 	json_decref(j);
 	/* "" and "0" name the same directory: already there. */
 	rt_err(c, "nvmf_subsystem_add_listener",
-	       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-		 "\"traddr\":\"%s\",\"trsvcid\":\"0\"}}",
-		 dir),
+	       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+		      "\"traddr\":\"%s\",\"trsvcid\":\"0\"}}",
+		      dir),
 	       -32602, "Invalid parameters");
 	/* One subsystem per socket. */
 	rt_err(c, "nvmf_subsystem_add_listener",
-	       J("{\"nqn\":\"" VNQN2 "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-		 "\"traddr\":\"%s\"}}",
-		 dir),
+	       rt_fmt("{\"nqn\":\"" VNQN2 "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+		      "\"traddr\":\"%s\"}}",
+		      dir),
 	       -32602, "Invalid parameters");
 	j = rt_ok(c, "nvmf_subsystem_get_listeners", "{\"nqn\":\"" VNQN2 "\"}");
 	assert_int_equal(json_array_size(j), 0);
@@ -539,42 +471,42 @@ static void test_vfu_rpc_rules(void **state)
 				    VNQN);
 		/* Removing the listener takes the function away (its socket closes). */
 		rt_assert_true(rt_call(c, "nvmf_subsystem_remove_listener",
-				       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":"
-					 "\"VFIOUSER\",\"adrfam\":\"IPv4\",\"traddr\":\"%s\","
-					 "\"trsvcid\":\"0\"}}",
-					 dir)));
+				       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":"
+					      "\"VFIOUSER\",\"adrfam\":\"IPv4\",\"traddr\":\"%s\","
+					      "\"trsvcid\":\"0\"}}",
+					      dir)));
 		assert_true(vfuc_wait_eof(v));
 		vfuc_close(v);
 	}
 	assert_int_equal(access(sock, F_OK), -1);
 	rt_err(c, "nvmf_subsystem_remove_listener",
-	       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-		 "\"traddr\":\"%s\"}}",
-		 dir),
+	       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+		      "\"traddr\":\"%s\"}}",
+		      dir),
 	       -32602, "Invalid parameters");
 	/* Free again: the second subsystem may have it now; deleting that closes it. */
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"" VNQN2 "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-				 "\"traddr\":\"%s\"}}",
-				 dir)));
+			       rt_fmt("{\"nqn\":\"" VNQN2 "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+				      "\"traddr\":\"%s\"}}",
+				      dir)));
 	assert_int_equal(access(sock, F_OK), 0);
 	rt_assert_true(rt_call(c, "nvmf_delete_subsystem", "{\"nqn\":\"" VNQN2 "\"}"));
 	assert_int_equal(access(sock, F_OK), -1);
 
 	/* load_config is checked whole against the rule: nothing of it is built. */
 	rt_assert_true(rt_call(c, "nvmf_subsystem_add_listener",
-			       J("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
-				 "\"traddr\":\"%s\"}}",
-				 dir)));
+			       rt_fmt("{\"nqn\":\"" VNQN "\",\"listen_address\":{\"trtype\":\"VFIOUSER\","
+				      "\"traddr\":\"%s\"}}",
+				      dir)));
 	j = rt_call(c, "load_config",
-		    J("{\"subsystems\":[{\"subsystem\":\"nvmf\",\"config\":["
-		      "{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":\"" VNQN2 "\"}},"
-		      "{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":\"" VNQN2
-		      "\",\"listen_address\":{\"trtype\":\"VFIOUSER\",\"traddr\":\"%s\","
-		      "\"trsvcid\":\"0\"}}}]}]}",
-		      dir));
-	assert_int_equal(geti(j, "error.code"), -32602);
-	assert_non_null(strstr(gets_(j, "error.message"), "serves another subsystem already"));
+		    rt_fmt("{\"subsystems\":[{\"subsystem\":\"nvmf\",\"config\":["
+			   "{\"method\":\"nvmf_create_subsystem\",\"params\":{\"nqn\":\"" VNQN2 "\"}},"
+			   "{\"method\":\"nvmf_subsystem_add_listener\",\"params\":{\"nqn\":\"" VNQN2
+			   "\",\"listen_address\":{\"trtype\":\"VFIOUSER\",\"traddr\":\"%s\","
+			   "\"trsvcid\":\"0\"}}}]}]}",
+			   dir));
+	assert_int_equal(rt_geti(j, "error.code"), -32602);
+	assert_non_null(strstr(rt_gets(j, "error.message"), "serves another subsystem already"));
 	json_decref(j);
 	j = rt_ok(c, "nvmf_get_subsystems", NULL);
 	assert_int_equal(json_array_size(j), 2);
@@ -646,7 +578,7 @@ static void rdma_built_in(void)
 	rt_err(c, "nvmf_create_transport", "{\"trtype\":\"RDMA\"}", -32603,
 	       "Transport type 'RDMA' already exists");
 	j = rt_ok(c, "nvmf_get_transports", "{\"trtype\":\"RDMA\"}");
-	assert_json_text(j, J("[" RDMA_SHOWN "]", 2048, "true"), "nvmf_get_transports RDMA");
+	assert_json_text(j, rt_fmt("[" RDMA_SHOWN "]", 2048, "true"), "nvmf_get_transports RDMA");
 	json_decref(j);
 	/* This machine has no RDMA device: a listener cannot open, the transport stays. */
 	rt_assert_true(rt_call(c, "nvmf_create_subsystem", "{\"nqn\":\"" VNQN "\"}"));
@@ -658,13 +590,13 @@ static void rdma_built_in(void)
 	assert_int_equal(json_array_size(j), 0);
 	json_decref(j);
 	j = rt_ok(c, "nvmf_get_transports", "{\"trtype\":\"RDMA\"}");
-	assert_json_text(j, J("[" RDMA_SHOWN "]", 2048, "true"), "RDMA after a failed listener");
+	assert_json_text(j, rt_fmt("[" RDMA_SHOWN "]", 2048, "true"), "RDMA after a failed listener");
 	json_decref(j);
 	/* A subsystem nobody can reach would only bring a warning to -c below. */
 	rt_assert_true(rt_call(c, "nvmf_delete_subsystem", "{\"nqn\":\"" VNQN "\"}"));
 	saved = rt_ok(c, "save_config", NULL);
 	j = saved_entries(saved, "nvmf_create_transport", NULL, NULL);
-	assert_json_text(get(j, "0.params"), J(RDMA_SHOWN, 2048, "true"), "save_config RDMA");
+	assert_json_text(rt_get(j, "0.params"), rt_fmt(RDMA_SHOWN, 2048, "true"), "save_config RDMA");
 	json_decref(j);
 	trs = rt_ok(c, "nvmf_get_transports", NULL);
 	rpc_client_close(c);
@@ -675,10 +607,10 @@ static void rdma_built_in(void)
 	c = rt_client(&b);
 	rt_assert_true(load_config(c, saved));
 	j = rt_ok(c, "nvmf_get_transports", NULL);
-	assert_json_equal(j, trs, "nvmf_get_transports after load_config");
+	rt_assert_json_equal(j, trs, "nvmf_get_transports after load_config");
 	json_decref(j);
 	j = rt_ok(c, "save_config", NULL);
-	assert_json_equal(j, saved, "save_config after load_config");
+	rt_assert_json_equal(j, saved, "save_config after load_config");
 	json_decref(j);
 	rpc_client_close(c);
 	rt_down(&b);
@@ -690,7 +622,7 @@ static void rdma_built_in(void)
 		fail_msg("nvmft-tgt -c did not start:\n%s", b.err);
 	c = rt_client(&b);
 	j = rt_ok(c, "nvmf_get_transports", NULL);
-	assert_json_equal(j, trs, "nvmf_get_transports after -c");
+	rt_assert_json_equal(j, trs, "nvmf_get_transports after -c");
 	json_decref(j);
 	rpc_client_close(c);
 	rt_down(&b);
@@ -700,7 +632,7 @@ static void rdma_built_in(void)
 	c = rt_client(&b);
 	rt_assert_true(rt_call(c, "nvmf_create_transport", "{\"trtype\":\"RDMA\",\"max_srq_depth\":64}"));
 	j = rt_ok(c, "nvmf_get_transports", NULL);
-	assert_json_text(j, J("[" RDMA_SHOWN "]", 512, "false"), "RDMA with --max-srq-depth 512");
+	assert_json_text(j, rt_fmt("[" RDMA_SHOWN "]", 512, "false"), "RDMA with --max-srq-depth 512");
 	json_decref(j);
 	rpc_client_close(c);
 	rt_down(&b);
@@ -732,8 +664,8 @@ static void rdma_not_built(void)
 	j = rt_call(c, "load_config",
 		    "{\"subsystems\":[{\"subsystem\":\"nvmf\",\"config\":[{\"method\":"
 		    "\"nvmf_create_transport\",\"params\":{\"trtype\":\"RDMA\",\"no_srq\":true}}]}]}");
-	assert_int_equal(geti(j, "error.code"), -32602);
-	assert_non_null(strstr(gets_(j, "error.message"),
+	assert_int_equal(rt_geti(j, "error.code"), -32602);
+	assert_non_null(strstr(rt_gets(j, "error.message"),
 			       "transport RDMA is not built into this libnvmft"));
 	json_decref(j);
 	/* Still serving, nothing half made. */
@@ -764,7 +696,7 @@ static void rdma_not_built(void)
 static void test_rdma_rpc(void **state)
 {
 	(void)state;
-	if (lib_has(NVMFT_TRTYPE_RDMA)) {
+	if (rt_lib_has(NVMFT_TRTYPE_RDMA)) {
 		print_message("# libnvmft has the RDMA transport: its options over RPC\n");
 		rdma_built_in();
 	} else {
