@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <bsd/string.h>
@@ -531,7 +530,6 @@ int rdma_recv_post(struct rdma_recv *r)
 static int rdma_pg_create(struct nvmft_transport *tr, struct nvmft_poll_group *pg, void **ret)
 {
 	struct rdma_tpg *tpg = calloc(1, sizeof(*tpg));
-	struct epoll_event ev = { .events = EPOLLIN };
 	int rc;
 
 	if (tpg == NULL)
@@ -542,29 +540,13 @@ static int rdma_pg_create(struct nvmft_transport *tr, struct nvmft_poll_group *p
 	tpg->rt = tr->priv;
 	TAILQ_INIT(&tpg->conns);
 	TAILQ_INIT(&tpg->zombies);
-	tpg->epfd = epoll_create1(EPOLL_CLOEXEC);
-	tpg->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (tpg->epfd < 0 || tpg->kick_fd < 0) {
-		rc = -errno;
-		goto err;
+	rc = nvmft_group_set_open(&tpg->set, pg, &tpg->watch, tpg);
+	if (rc < 0) {
+		free(tpg);
+		return rc;
 	}
-	ev.data.ptr = &tpg->watch;
-	if (epoll_ctl(tpg->epfd, EPOLL_CTL_ADD, tpg->kick_fd, &ev) < 0) {
-		rc = -errno;
-		goto err;
-	}
-	rc = nvmft_pg_watch_fd(pg, tpg->epfd, EPOLLIN, tpg);
-	if (rc < 0)
-		goto err;
 	*ret = tpg;
 	return 0;
-err:
-	if (tpg->epfd >= 0)
-		close(tpg->epfd);
-	if (tpg->kick_fd >= 0)
-		close(tpg->kick_fd);
-	free(tpg);
-	return rc;
 }
 
 /* The devices are opened after some groups exist: size the per-device arrays then. */
@@ -594,7 +576,7 @@ static void rdma_pg_dev_free(struct rdma_pg_dev *pgd)
 	const struct nvmft_rdma_verbs *v = pgd->tpg->rt->v;
 
 	if (pgd->cc != NULL)
-		epoll_ctl(pgd->tpg->epfd, EPOLL_CTL_DEL, pgd->cc->fd, NULL);
+		epoll_ctl(pgd->tpg->set.epfd, EPOLL_CTL_DEL, pgd->cc->fd, NULL);
 	if (pgd->srq.srq != NULL)
 		v->destroy_srq(pgd->srq.srq);
 	if (pgd->have_srq)
@@ -669,7 +651,7 @@ int rdma_pg_dev_get(struct rdma_tpg *tpg, struct rdma_dev *dev, struct rdma_pg_d
 		}
 	}
 	ev.data.ptr = &pgd->watch;
-	if (epoll_ctl(tpg->epfd, EPOLL_CTL_ADD, pgd->cc->fd, &ev) < 0) {
+	if (epoll_ctl(tpg->set.epfd, EPOLL_CTL_ADD, pgd->cc->fd, &ev) < 0) {
 		rc = -errno;
 		goto err;
 	}
@@ -769,18 +751,6 @@ void rdma_tpg_hash_del(struct rdma_tpg *tpg, struct rdma_conn *c)
 	c->in_hash = false;
 }
 
-void rdma_tpg_kick(struct rdma_tpg *tpg)
-{
-	uint64_t one = 1;
-
-	if (tpg->kicked)
-		return;
-	tpg->kicked = true;
-	if (write(tpg->kick_fd, &one, sizeof(one)) < 0) {
-		/* Only EAGAIN (counter saturated) is possible: already readable. */
-	}
-}
-
 /* Devices gone: free what the group holds on them once no connection uses it. */
 static void rdma_tpg_removed_devs(struct rdma_tpg *tpg)
 {
@@ -807,17 +777,13 @@ static int rdma_pg_poll(void *arg, unsigned int budget)
 	bool again = false;
 	int n, work = 0;
 
-	n = epoll_wait(tpg->epfd, ev, (int)NVMFT_ARRAY_SIZE(ev), 0);
+	n = epoll_wait(tpg->set.epfd, ev, (int)NVMFT_ARRAY_SIZE(ev), 0);
 	for (int i = 0; i < n; i++) {
 		struct rdma_watch *w = ev[i].data.ptr;
-		uint64_t v;
 
 		switch (w->kind) {
 		case RDMA_WATCH_KICK:
-			if (read(tpg->kick_fd, &v, sizeof(v)) < 0) {
-				/* EAGAIN: read already. */
-			}
-			tpg->kicked = false;
+			nvmft_group_set_unkick(&tpg->set);
 			break;
 		case RDMA_WATCH_CONN:
 			work += rdma_conn_cm_events(nvmft_container_of(w, struct rdma_conn, watch));
@@ -859,7 +825,7 @@ static int rdma_pg_poll(void *arg, unsigned int budget)
 	if (tpg->ndevs > 0)
 		rdma_tpg_removed_devs(tpg);
 	if (again)
-		rdma_tpg_kick(tpg);
+		nvmft_group_set_kick(&tpg->set);
 	return work;
 }
 
@@ -876,9 +842,7 @@ static void rdma_pg_destroy(void *arg)
 	for (uint32_t i = 0; i < tpg->ndevs; i++)
 		if (tpg->devs[i] != NULL)
 			rdma_pg_dev_free(tpg->devs[i]);
-	nvmft_pg_unwatch_fd(tpg->pg, tpg->epfd);
-	close(tpg->kick_fd);
-	close(tpg->epfd);
+	nvmft_group_set_close(&tpg->set, tpg->pg);
 	free(tpg->devs);
 	free(tpg->devs_dropped);
 	free(tpg);

@@ -32,6 +32,7 @@
 #include "core/poll_group.h"
 #include "core/qpair.h"
 #include "core/req.h"
+#include "transports/group_set.h"
 #include "transports/rdma/rdma_codec.h"
 #include "transports/rdma/rdma_verbs.h"
 #include "util/compiler.h"
@@ -149,9 +150,7 @@ struct rdma_tpg {
 	struct nvmft_poll_group *pg;
 	struct nvmft_transport *tr;
 	struct rdma_transport *rt;
-	int epfd;        /* completion channels, CM channels, kick; in the group's set */
-	int kick_fd;
-	bool kicked;
+	struct nvmft_group_set set; /* completion channels, CM channels, the kick */
 	struct rdma_pg_dev **devs;  /* by device index, made on first use */
 	bool *devs_dropped;         /* pool registrations on a removed device released */
 	uint32_t ndevs;
@@ -271,8 +270,6 @@ int rdma_pg_dev_reserve(struct rdma_pg_dev *pgd, int n);
 void rdma_pg_dev_drain(struct rdma_pg_dev *pgd);
 void rdma_tpg_hash_add(struct rdma_tpg *tpg, struct rdma_conn *c);
 void rdma_tpg_hash_del(struct rdma_tpg *tpg, struct rdma_conn *c);
-/* Have the group polled again soon (event-driven hosts). */
-void rdma_tpg_kick(struct rdma_tpg *tpg);
 /* Buffers of a receive queue; posting them is the caller's. 0 or -errno. */
 int rdma_recv_set_init(struct rdma_recv_set *set, struct rdma_transport *rt, struct rdma_dev *dev,
 		       uint32_t n);

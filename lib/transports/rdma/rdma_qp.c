@@ -774,7 +774,7 @@ int rdma_pg_add_qpair(void *arg, struct nvmft_qpair *qp)
 			return rc;
 	}
 	c->max_reads = NVMFT_MAX(c->initiator_depth, 1);
-	if (epoll_ctl(tpg->epfd, EPOLL_CTL_ADD, c->ch->fd, &ev) < 0)
+	if (epoll_ctl(tpg->set.epfd, EPOLL_CTL_ADD, c->ch->fd, &ev) < 0)
 		return -errno;
 	c->watched = true;
 	nvmft_rdma_cm_rep_init(&rep, (uint16_t)NVMFT_MIN(c->depth, (uint32_t)UINT16_MAX));
@@ -879,7 +879,7 @@ static void conn_free(struct rdma_conn *c)
 	const struct nvmft_rdma_verbs *v = c->rt->v;
 
 	if (c->watched)
-		epoll_ctl(c->tpg->epfd, EPOLL_CTL_DEL, c->ch->fd, NULL);
+		epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_DEL, c->ch->fd, NULL);
 	if (c->tpg != NULL)
 		rdma_tpg_hash_del(c->tpg, c);
 	if (c->pgd != NULL) {
@@ -912,7 +912,7 @@ void rdma_qpair_free(struct nvmft_qpair *qp)
 	}
 	/* Completions of its QP may still be queued: the group destroys it first. */
 	TAILQ_INSERT_TAIL(&c->tpg->zombies, c, link);
-	rdma_tpg_kick(c->tpg);
+	nvmft_group_set_kick(&c->tpg->set);
 }
 
 void rdma_conn_destroy(struct rdma_conn *c)

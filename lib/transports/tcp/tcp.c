@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -212,7 +211,6 @@ static void tcp_disc_entry(struct nvmft_listener *l, struct nvmf_disc_log_entry 
 static int tcp_pg_create(struct nvmft_transport *tr, struct nvmft_poll_group *pg, void **ret)
 {
 	struct tcp_tpg *tpg = calloc(1, sizeof(*tpg));
-	struct epoll_event ev = { .events = EPOLLIN };
 	int rc;
 
 	if (tpg == NULL)
@@ -221,52 +219,21 @@ static int tcp_pg_create(struct nvmft_transport *tr, struct nvmft_poll_group *pg
 	tpg->tr = tr;
 	TAILQ_INIT(&tpg->busy);
 	TAILQ_INIT(&tpg->flush);
-	tpg->epfd = epoll_create1(EPOLL_CLOEXEC);
-	tpg->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (tpg->epfd < 0 || tpg->kick_fd < 0) {
-		rc = -errno;
-		goto err;
+	rc = nvmft_group_set_open(&tpg->set, pg, tpg, tpg);
+	if (rc < 0) {
+		free(tpg);
+		return rc;
 	}
-	ev.data.ptr = tpg;
-	if (epoll_ctl(tpg->epfd, EPOLL_CTL_ADD, tpg->kick_fd, &ev) < 0) {
-		rc = -errno;
-		goto err;
-	}
-	rc = nvmft_pg_watch_fd(pg, tpg->epfd, EPOLLIN, tpg);
-	if (rc < 0)
-		goto err;
 	*ret = tpg;
 	return 0;
-err:
-	if (tpg->epfd >= 0)
-		close(tpg->epfd);
-	if (tpg->kick_fd >= 0)
-		close(tpg->kick_fd);
-	free(tpg);
-	return rc;
 }
 
 static void tcp_pg_destroy(void *arg)
 {
 	struct tcp_tpg *tpg = arg;
 
-	nvmft_pg_unwatch_fd(tpg->pg, tpg->epfd);
-	close(tpg->kick_fd);
-	close(tpg->epfd);
+	nvmft_group_set_close(&tpg->set, tpg->pg);
 	free(tpg);
-}
-
-/* Make the group's descriptor readable so an event-driven host polls again. */
-static void tcp_kick(struct tcp_tpg *tpg)
-{
-	uint64_t one = 1;
-
-	if (tpg->kicked)
-		return;
-	tpg->kicked = true;
-	if (write(tpg->kick_fd, &one, sizeof(one)) < 0) {
-		/* Only EAGAIN (counter saturated) is possible: already readable. */
-	}
 }
 
 void tcp_conn_want_flush(struct tcp_conn *c)
@@ -278,7 +245,7 @@ void tcp_conn_want_flush(struct tcp_conn *c)
 	c->on_flush = true;
 	TAILQ_INSERT_TAIL(&tpg->flush, c, flush_link);
 	if (!tpg->in_poll)
-		tcp_kick(tpg);
+		nvmft_group_set_kick(&tpg->set);
 }
 
 static int tcp_flush_all(struct tcp_tpg *tpg)
@@ -301,15 +268,10 @@ static int tcp_pg_poll(void *arg, unsigned int budget)
 	tpg->in_poll = true;
 	/* Responses completed since the last poll go out first. */
 	work += tcp_flush_all(tpg);
-	n = epoll_wait(tpg->epfd, ev, (int)NVMFT_ARRAY_SIZE(ev), 0);
+	n = epoll_wait(tpg->set.epfd, ev, (int)NVMFT_ARRAY_SIZE(ev), 0);
 	for (int i = 0; i < n; i++) {
 		if (ev[i].data.ptr == tpg) {
-			uint64_t v;
-
-			if (read(tpg->kick_fd, &v, sizeof(v)) < 0) {
-				/* EAGAIN: someone read it already. */
-			}
-			tpg->kicked = false;
+			nvmft_group_set_unkick(&tpg->set);
 			continue;
 		}
 		c = ev[i].data.ptr;
@@ -326,7 +288,7 @@ static int tcp_pg_poll(void *arg, unsigned int budget)
 	work += tcp_flush_all(tpg);
 	tpg->in_poll = false;
 	if (!TAILQ_EMPTY(&tpg->busy) || !TAILQ_EMPTY(&tpg->flush))
-		tcp_kick(tpg);
+		nvmft_group_set_kick(&tpg->set);
 	return work;
 }
 
@@ -353,7 +315,7 @@ static int tcp_pg_add_qpair(void *arg, struct nvmft_qpair *qp)
 	/* Until Connect names the queue, allow what an admin queue allows. */
 	c->params.icd_max = NVMFT_MAX((uint32_t)TCP_ADMIN_ICD, tpg->tr->opts.in_capsule_data_size);
 	nvmft_tcp_rx_init(&c->rx, NVMFT_TCP_ROLE_CTRLR, &c->params);
-	if (epoll_ctl(tpg->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+	if (epoll_ctl(tpg->set.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
 		return -errno;
 	return 0;
 }
@@ -376,7 +338,7 @@ static void tcp_qpair_disconnect(struct nvmft_qpair *qp)
 			TAILQ_REMOVE(&c->tpg->flush, c, flush_link);
 		c->on_busy = false;
 		c->on_flush = false;
-		epoll_ctl(c->tpg->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	}
 	if (c->fd >= 0) {
 		uint8_t sink[4096];

@@ -22,6 +22,7 @@
 #include "core/poll_group.h"
 #include "core/qpair.h"
 #include "core/req.h"
+#include "transports/group_set.h"
 #include "transports/tcp/tcp_codec.h"
 #include "util/compiler.h"
 
@@ -155,9 +156,7 @@ struct tcp_conn {
 struct tcp_tpg {
 	struct nvmft_poll_group *pg;
 	struct nvmft_transport *tr;
-	int epfd;               /* every socket of the group; in the group's epoll set */
-	int kick_fd;            /* eventfd: work is waiting, poll again */
-	bool kicked;
+	struct nvmft_group_set set; /* every socket of the group, and the kick */
 	bool in_poll;
 	TAILQ_HEAD(, tcp_conn) busy;
 	TAILQ_HEAD(, tcp_conn) flush;

@@ -239,7 +239,7 @@ static void tx_pollout(struct tcp_conn *c, bool on)
 
 	if (c->pollout == on)
 		return;
-	if (epoll_ctl(c->tpg->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+	if (epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
 		return;
 	c->pollout = on;
 	if (on) {
@@ -390,7 +390,7 @@ void tcp_conn_terminate(struct tcp_conn *c, size_t len)
 		TAILQ_REMOVE(&c->txq, t, link);
 		t->on_txq = false;
 	}
-	epoll_ctl(c->tpg->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	tcp_conn_flush(c);
 }
 
