@@ -39,17 +39,8 @@ test_name=$1
 here=$(cd "$(dirname "$0")" && pwd)
 guest_dir=$here/guest
 
-say() { printf '[e2e %s] %s\n' "$test_name" "$*"; }
-failures=()
-pass() { say "PASS: $*"; }
-fail() {
-	say "FAIL: $*"
-	failures+=("$*")
-}
-die() {
-	fail "$*"
-	finish
-}
+e2e_tag=$test_name
+. "$here/report.sh"
 
 # --- processes: every one is ours, stopped by PID ---------------------------
 declare -A tpid=() tport=()
@@ -80,18 +71,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'fail "interrupted"; finish' INT TERM
-
-finish() {
-	trap - INT TERM
-	if [ ${#failures[@]} = 0 ]; then
-		say "RESULT: PASS ($((SECONDS)) s; logs in $workdir)"
-		exit 0
-	fi
-	say "RESULT: FAIL (${#failures[@]} failed check(s), $((SECONDS)) s; logs in $workdir):"
-	local f
-	for f in "${failures[@]}"; do say "  - $f"; done
-	exit 1
-}
 
 # start_target NAME ARGS...: start nvmft-tgt (listening on 127.0.0.1 port 0,
 # plus ARGS), wait for its ready line, remember its PID and port.

@@ -36,28 +36,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 guest_dir=$here/guest
 nqn=nqn.2024-01.io.libnvmft:e2e-fault
 
-say() { printf '[e2e fault] %s\n' "$*"; }
-failures=()
-pass() { say "PASS: $*"; }
-fail() {
-	say "FAIL: $*"
-	failures+=("$*")
-}
-finish() {
-	trap - INT TERM
-	if [ ${#failures[@]} = 0 ]; then
-		say "RESULT: PASS ($((SECONDS)) s; logs in $workdir)"
-		exit 0
-	fi
-	say "RESULT: FAIL (${#failures[@]} failed check(s), $((SECONDS)) s; logs in $workdir):"
-	local f
-	for f in "${failures[@]}"; do say "  - $f"; done
-	exit 1
-}
-die() {
-	fail "$*"
-	finish
-}
+e2e_tag=fault
+. "$here/report.sh"
 
 # Every process here is ours and is stopped by PID.
 tgt_pid="" run_pid="" tail_pid=""

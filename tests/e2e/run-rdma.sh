@@ -36,28 +36,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 guest_dir=$here/guest
 run_pid="" tail_pid=""
 
-say() { printf '[e2e rdma] %s\n' "$*"; }
-failures=()
-pass() { say "PASS: $*"; }
-fail() {
-	say "FAIL: $*"
-	failures+=("$*")
-}
-finish() {
-	trap - INT TERM
-	if [ ${#failures[@]} = 0 ]; then
-		say "RESULT: PASS ($((SECONDS)) s; logs in $workdir)"
-		exit 0
-	fi
-	say "RESULT: FAIL (${#failures[@]} failed check(s), $((SECONDS)) s; logs in $workdir):"
-	local f
-	for f in "${failures[@]}"; do say "  - $f"; done
-	exit 1
-}
-die() {
-	fail "$*"
-	finish
-}
+e2e_tag=rdma
+. "$here/report.sh"
+
 cleanup() {
 	# run stops its QEMU by PID when it gets SIGTERM.
 	if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
