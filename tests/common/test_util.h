@@ -3,6 +3,7 @@
 #ifndef NVMFT_TEST_UTIL_H
 #define NVMFT_TEST_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,22 @@ void tu_sgl_keyed(struct nvmft_cmd *c, uint64_t addr, uint32_t len, uint32_t key
 struct nvmft_subsystem;
 /* How many controllers @ss has now (management thread). */
 int tu_ctrlr_count(struct nvmft_subsystem *ss);
+
+/*
+ * Evaluate @cond, and while it does not hold run @step, at most @n times
+ * (the tests' bounded waits); evaluates to whether @cond held.
+ */
+#define TU_UNTIL(n, cond, step)                          \
+	({                                               \
+		bool ok_ = false;                        \
+		for (long i_ = 0; i_ < (long)(n); i_++) { \
+			if (cond) {                      \
+				ok_ = true;              \
+				break;                   \
+			}                                \
+			step;                            \
+		}                                        \
+		ok_;                                     \
+	})
 
 #endif

@@ -33,6 +33,7 @@
 #include "tcp_host.h"
 #include "test_backend.h"
 #include "transports/tcp/tcp_internal.h"
+#include "test_util.h"
 
 #define PENV_SUBNQN "nqn.2024-01.io.nvmft:proto"
 #define PENV_SUBNQN2 "nqn.2024-01.io.nvmft:proto-empty"
@@ -82,18 +83,7 @@ int penv_teardown(void **state);
 /* Poll the target and the group once; the hosts' pump. */
 int penv_pump(void *arg);
 /* Pump until @cond holds, at most a bounded number of rounds; evaluates to whether it held. */
-#define PENV_POLL_UNTIL(e, cond)                                   \
-	({                                                         \
-		bool ok_ = false;                                  \
-		for (int i_ = 0; i_ < 100000; i_++) {              \
-			if (cond) {                                \
-				ok_ = true;                        \
-				break;                             \
-			}                                          \
-			penv_pump(e);                              \
-		}                                                  \
-		ok_;                                               \
-	})
+#define PENV_POLL_UNTIL(e, cond) TU_UNTIL(100000, cond, penv_pump(e))
 
 /* A new host, not yet past ICReq, over the environment's default path. */
 struct th *penv_host(struct penv *e);

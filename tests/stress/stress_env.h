@@ -31,6 +31,7 @@
 
 #include "fault_backend.h"
 #include "tcp_host.h"
+#include "test_util.h"
 
 #define SENV_NQN "nqn.2024-01.io.nvmft:stress"
 #define SENV_NPG 2
@@ -120,18 +121,7 @@ void senv_done_reset(struct senv_done *d);
 /* Wait (bounded) for @d; its status. */
 int senv_wait_done(struct senv_done *d);
 /* Wait, bounded, until @cond holds; evaluates to whether it did. */
-#define SENV_UNTIL(cond)                                                   \
-	({                                                                 \
-		bool ok_ = false;                                          \
-		for (int i_ = 0; i_ < SENV_WAIT_MS; i_++) {                \
-			if (cond) {                                        \
-				ok_ = true;                                \
-				break;                                     \
-			}                                                  \
-			senv_sleep_ms(1);                                  \
-		}                                                          \
-		ok_;                                                       \
-	})
+#define SENV_UNTIL(cond) TU_UNTIL(SENV_WAIT_MS, cond, senv_sleep_ms(1))
 void senv_sleep_ms(unsigned int ms);
 
 /* The fault backend of namespace @nsid (as created by senv_init). */

@@ -174,18 +174,7 @@ static void env_reinit(struct env *e, const struct nvmft_transport_opts *o, cons
 	env_init(e, o, cfg);
 }
 
-#define POLL_UNTIL(e, cond)                                 \
-	({                                                  \
-		bool ok_ = false;                           \
-		for (int i_ = 0; i_ < SPIN; i_++) {         \
-			if (cond) {                         \
-				ok_ = true;                 \
-				break;                      \
-			}                                   \
-			env_poll(e);                        \
-		}                                           \
-		ok_;                                        \
-	})
+#define POLL_UNTIL(e, cond) TU_UNTIL(SPIN, cond, env_poll(e))
 
 /* ---- The host --------------------------------------------------------------------------------- */
 

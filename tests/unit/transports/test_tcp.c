@@ -28,6 +28,7 @@
 #include "tcp_host.h"
 #include "transports/tcp/tcp_codec.h"
 #include "transports/tcp/tcp_internal.h"
+#include "test_util.h"
 
 #define SUBNQN "nqn.2024-01.io.nvmft:tcp-test"
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:6b6f6e73-7461-6e74-696e-6f706c650000"
@@ -147,18 +148,7 @@ static void env_reinit(struct env *e, const struct nvmft_transport_opts *o)
 }
 
 /* Poll until @cond holds (or give up); returns whether it held. */
-#define POLL_UNTIL(e, cond)                                        \
-	({                                                         \
-		bool ok_ = false;                                  \
-		for (int i_ = 0; i_ < SPIN; i_++) {                \
-			if (cond) {                                \
-				ok_ = true;                        \
-				break;                             \
-			}                                          \
-			env_poll(e);                               \
-		}                                                  \
-		ok_;                                               \
-	})
+#define POLL_UNTIL(e, cond) TU_UNTIL(SPIN, cond, env_poll(e))
 
 /* ---- Hosts ---------------------------------------------------------------------------------- */
 
