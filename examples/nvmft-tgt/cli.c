@@ -31,6 +31,7 @@ enum {
 	OPT_NO_SRQ,
 	OPT_ALLOW_UNSEALED,
 	OPT_MAX_SRQ_DEPTH,
+	OPT_TCP_CONGESTION,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
 	OPT_NO_RPC,
@@ -56,6 +57,7 @@ static const struct option cli_longopts[] = {
 	{ "no-srq", no_argument, NULL, OPT_NO_SRQ },
 	{ "vfio-user-allow-unsealed", no_argument, NULL, OPT_ALLOW_UNSEALED },
 	{ "max-srq-depth", required_argument, NULL, OPT_MAX_SRQ_DEPTH },
+	{ "tcp-congestion", required_argument, NULL, OPT_TCP_CONGESTION },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "rpc-socket", required_argument, NULL, 'r' },
 	{ "no-rpc", no_argument, NULL, OPT_NO_RPC },
@@ -97,6 +99,8 @@ void cli_usage(FILE *out)
 	      "      --max-io-qpairs N      I/O queues per controller (1..65534)\n"
 	      "      --no-srq               RDMA: a receive queue per queue pair, not per thread\n"
 	      "      --max-srq-depth N      RDMA: receive buffers per shared queue (16..65536)\n"
+	      "      --tcp-congestion NAME  TCP: congestion control of accepted connections\n"
+	      "                             (reno, cubic, bbr...; default: the system's)\n"
 	      "      --vfio-user-allow-unsealed\n"
 	      "                             vfio-user: take client memory files not sealed\n"
 	      "                             against shrinking (trusted clients only: a client\n"
@@ -241,6 +245,15 @@ static int cli_option(struct cli *cli, int opt, const char *arg, char *err, size
 	case OPT_MAX_SRQ_DEPTH:
 		return tr_flag(cli, "--max-srq-depth", arg, PLAN_TR_MAX_SRQ_DEPTH, false, 16, 65536,
 			       &t->max_srq_depth, err, errlen);
+	case OPT_TCP_CONGESTION:
+		if (arg[0] == '\0' || strlen(arg) >= sizeof(t->tcp_congestion))
+			return plan_failf(err, errlen,
+					  "--tcp-congestion %s: expected an algorithm name of 1 to "
+					  "15 characters",
+					  arg);
+		t->set |= PLAN_TR_TCP_CONGESTION;
+		snprintf(t->tcp_congestion, sizeof(t->tcp_congestion), "%s", arg);
+		return 0;
 	case OPT_LOG_LEVEL:
 		if (parse_log_level(arg, &cli->log_level) < 0)
 			return plan_failf(

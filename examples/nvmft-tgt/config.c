@@ -389,6 +389,8 @@ static const struct cfg_param transport_params[] = {
 	 * messages have no equivalent.
 	 */
 	{ "c2h_success", P_USE },
+	/* libnvmft's own (nvmft-tgt --tcp-congestion); SPDK has no such key. */
+	{ "tcp_congestion", P_USE },
 	{ "sock_priority", P_IGNORE },
 	{ "ack_timeout", P_IGNORE },
 	{ "control_msg_num", P_IGNORE },
@@ -440,6 +442,20 @@ static int cfg_tr_u32(struct cfg_ctx *c, json_t *params, const char *key, uint32
 	return cfg_u32(c, params, key, true, 0, UINT32_MAX, field);
 }
 
+static int cfg_tcp_congestion(struct cfg_ctx *c, json_t *params, struct plan_transport *t)
+{
+	const char *v = NULL;
+	int rc = cfg_str(c, params, "tcp_congestion", true, &v);
+
+	if (rc < 0)
+		return rc;
+	if (strlen(v) >= sizeof(t->tcp_congestion))
+		return cfg_fail(c, "parameter '%stcp_congestion' must be at most %zu characters",
+				c->prefix, sizeof(t->tcp_congestion) - 1);
+	snprintf(t->tcp_congestion, sizeof(t->tcp_congestion), "%s", v);
+	return 0;
+}
+
 /* The options only one transport type reads, for that type. */
 static int cfg_tr_specific(struct cfg_ctx *c, json_t *params, struct plan_transport *t)
 {
@@ -450,6 +466,10 @@ static int cfg_tr_specific(struct cfg_ctx *c, json_t *params, struct plan_transp
 		if (json_object_get(params, "c2h_success") != NULL) {
 			t->set |= PLAN_TR_C2H_SUCCESS;
 			rc = cfg_bool(c, params, "c2h_success", true, &t->c2h_success);
+		}
+		if (rc == 0 && json_object_get(params, "tcp_congestion") != NULL) {
+			t->set |= PLAN_TR_TCP_CONGESTION;
+			rc = cfg_tcp_congestion(c, params, t);
 		}
 		break;
 	case NVMFT_TRTYPE_RDMA:

@@ -82,8 +82,12 @@ json_t *dump_transport(const struct nvmft_transport *tr)
 		      (json_int_t)o.max_io_size, "max_aq_depth", (json_int_t)o.max_aq_depth,
 		      "dif_insert_or_strip", 0, "zcopy", 0);
 	/* Each transport's own options follow, as SPDK's transports add them. */
-	if (j != NULL && type == NVMFT_TRTYPE_TCP)
+	if (j != NULL && type == NVMFT_TRTYPE_TCP) {
 		json_object_set_new(j, "c2h_success", json_boolean(o.c2h_success));
+		/* Not SPDK's: written only when set, so SPDK can still read the rest. */
+		if (o.tcp_congestion[0] != '\0')
+			json_object_set_new(j, "tcp_congestion", json_string(o.tcp_congestion));
+	}
 	if (j != NULL && type == NVMFT_TRTYPE_RDMA) {
 		json_object_set_new(j, "max_srq_depth", json_integer(o.max_srq_depth));
 		json_object_set_new(j, "no_srq", json_boolean(o.no_srq));

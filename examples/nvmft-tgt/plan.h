@@ -62,6 +62,7 @@ enum {
 	PLAN_TR_NO_SRQ = 1u << 8,
 	PLAN_TR_MAX_SRQ_DEPTH = 1u << 9,
 	PLAN_TR_ALLOW_UNSEALED = 1u << 10,
+	PLAN_TR_TCP_CONGESTION = 1u << 11,
 };
 
 /* Values override the library's defaults only where their bit is in @set. */
@@ -79,6 +80,7 @@ struct plan_transport {
 	bool no_srq;            /* RDMA */
 	uint32_t max_srq_depth; /* RDMA */
 	bool allow_unsealed_mem; /* vfio-user: trusted clients whose memory files can shrink */
+	char tcp_congestion[16]; /* TCP: congestion control of accepted connections */
 	struct plan_origin origin;
 };
 

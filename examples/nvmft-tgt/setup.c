@@ -61,6 +61,8 @@ static void apply_transport(struct nvmft_transport_opts *o, const struct plan_tr
 		o->max_srq_depth = t->max_srq_depth;
 	if (t->set & PLAN_TR_ALLOW_UNSEALED)
 		o->allow_unsealed_mem = t->allow_unsealed_mem;
+	if (t->set & PLAN_TR_TCP_CONGESTION)
+		snprintf(o->tcp_congestion, sizeof(o->tcp_congestion), "%s", t->tcp_congestion);
 	/*
 	 * A pool must hold one command's data.  vfio-user's default pool (1 MiB:
 	 * only Dataset Management ranges pass through it) is smaller than the
@@ -91,6 +93,10 @@ static int setup_transport(struct app_target *at, enum nvmft_trtype trtype)
 		apply_transport(&opts, cfg);
 	apply_transport(&opts, &at->plan->tr_override);
 	rc = nvmft_transport_new(at->tgt, trtype, &opts, &tr);
+	if (rc < 0 && trtype == NVMFT_TRTYPE_TCP && opts.tcp_congestion[0] != '\0' &&
+	    (rc == -ENOENT || rc == -EPERM))
+		return fail(at, o, rc, "cannot create transport tcp: congestion control '%s'",
+			    opts.tcp_congestion);
 	if (rc < 0)
 		return fail(at, o, rc, "cannot create transport %s", plan_trtype_str(trtype));
 	app_log(at->log, NVMFT_LOG_INFO,

@@ -73,6 +73,17 @@ enum {
  *                      makes this process die of SIGBUS, so set it only for
  *                      clients as trusted as the process itself
  *                      (doc/vfio-user.md)
+ * @reserved2: padding; keep 0
+ * @tcp_congestion: congestion control the TCP transport sets on every
+ *                  connection it accepts (TCP_CONGESTION), such as "cubic"
+ *                  or "reno"; empty (the default) leaves the system's
+ *                  (net.ipv4.tcp_congestion_control).  Chosen per target
+ *                  because it decides how fast completions leave: on
+ *                  loopback, BBR's window moves the sending to the host's
+ *                  core (doc/performance.md).  nvmft_transport_new() fails
+ *                  with -EINVAL when it is not NUL-terminated, -ENOENT when
+ *                  the kernel has no such algorithm and -EPERM when the
+ *                  process may not use it
  *
  * Fields may only be added at the end.  Fill with nvmft_transport_opts_init().
  */
@@ -95,6 +106,8 @@ struct nvmft_transport_opts {
 	bool no_srq;
 	uint8_t reserved1[3];
 	bool allow_unsealed_mem;
+	uint8_t reserved2[7];
+	char tcp_congestion[16];
 };
 
 /**

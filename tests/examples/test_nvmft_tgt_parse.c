@@ -389,6 +389,33 @@ static void test_cli_flags(void **state)
 	assert_int_equal(f->plan.n_subsys, 0);
 }
 
+/* --tcp-congestion, and its config key: TCP's, carried only when given. */
+static void test_cli_tcp_congestion(void **state)
+{
+	struct fx *f = *state;
+	const struct plan *p = &f->plan;
+
+	assert_int_equal(CLI(f, NULL, "-l", "tcp:127.0.0.1:4420", "--tcp-congestion", "reno"), 0);
+	assert_int_equal(p->tr_override.set, PLAN_TR_TCP_CONGESTION);
+	assert_string_equal(p->tr_override.tcp_congestion, "reno");
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	cli_free(&f->cli);
+	assert_int_equal(cfg(f, NVMF_SECTION("{\"method\":\"nvmf_create_transport\",\"params\":"
+					      "{\"trtype\":\"TCP\",\"tcp_congestion\":\"cubic\"}},"
+					      LISTEN_ANY)),
+			 0);
+	assert_int_equal(p->transports[0].set, PLAN_TR_TCP_CONGESTION);
+	assert_string_equal(p->transports[0].tcp_congestion, "cubic");
+	plan_free(&f->plan);
+	plan_init(&f->plan);
+	assert_int_equal(cfg(f, NVMF_SECTION("{\"method\":\"nvmf_create_transport\",\"params\":"
+					      "{\"trtype\":\"TCP\"}}," LISTEN_ANY)),
+			 0);
+	assert_int_equal(p->transports[0].set, 0);
+	assert_string_equal(p->transports[0].tcp_congestion, "");
+}
+
 /* vfio-user's opt-in for memory files that can shrink: off unless asked. */
 static void test_cli_vfio_user_unsealed(void **state)
 {
@@ -556,6 +583,10 @@ static const struct cli_error_case cli_errors[] = {
 	  "--max-srq-depth 65537: expected a number from 16 to 65536" },
 	{ { "--max-srq-depth", "4K" }, "--max-srq-depth 4K: expected a number from 16 to 65536" },
 	{ { "--max-srq-depth" }, "option '--max-srq-depth' needs an argument" },
+	{ { "--tcp-congestion", "" },
+	  "--tcp-congestion : expected an algorithm name of 1 to 15 characters" },
+	{ { "--tcp-congestion", "0123456789abcdef" },
+	  "--tcp-congestion 0123456789abcdef: expected an algorithm name of 1 to 15 characters" },
 	{ { "--no-srq=1" }, "option '--no-srq' takes no argument" },
 	{ { "--busy-poll=yes" }, "option '--busy-poll' takes no argument" },
 	{ { "-l", "tcp:localhost:4420" },
@@ -1185,6 +1216,15 @@ static const struct cfg_error_case cfg_errors[] = {
 		   "\"dif_insert_or_strip\":true}}"),
 	  "config: nvmf_create_transport: parameter 'dif_insert_or_strip' is supported only as "
 	  "false (subsystem nvmf, entry 1)" },
+	/* TCP: a congestion control name fits the kernel's 16 bytes. */
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"TCP\","
+		   "\"tcp_congestion\":\"0123456789abcdef\"}}"),
+	  "config: nvmf_create_transport: parameter 'tcp_congestion' must be at most 15 "
+	  "characters (subsystem nvmf, entry 1)" },
+	{ NVMF_ONE("{\"method\":\"nvmf_create_transport\",\"params\":{\"trtype\":\"TCP\","
+		   "\"tcp_congestion\":1}}"),
+	  "config: nvmf_create_transport: parameter 'tcp_congestion' must be a non-empty string "
+	  "(subsystem nvmf, entry 1)" },
 	/* vfio-user listeners. */
 	{ NVMF_ONE(VFU_SUBSYS "," VFU_LISTEN("/v", ",\"trsvcid\":\"4420\"")),
 	  "config: nvmf_subsystem_add_listener: a vfio-user socket has no port: trsvcid must be "
@@ -1407,6 +1447,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cli_default_then_named, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_file_ns, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_flags, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_tcp_congestion, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_vfio_user_unsealed, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_rdma, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_vfio_user, fx_setup, fx_teardown),

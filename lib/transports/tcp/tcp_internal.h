@@ -43,6 +43,13 @@ enum {
 	TCP_ADMIN_ICD = 8192,
 	TCP_SHORT_HDR = NVMFT_TCP_RSP_HLEN + NVMFT_TCP_DIGEST_LEN,
 	TCP_ACCEPT_BATCH = 64,
+	/*
+	 * A group's only busy connection is read directly until TCP_HOT_IDLE
+	 * reads in a row find nothing; epoll is asked about the others at
+	 * least every TCP_HOT_POLLS polls (tcp_pg_poll()).
+	 */
+	TCP_HOT_POLLS = 8,
+	TCP_HOT_IDLE = 64,
 	TCP_LISTEN_BACKLOG = 512,
 };
 
@@ -160,6 +167,10 @@ struct tcp_tpg {
 	bool in_poll;
 	TAILQ_HEAD(, tcp_conn) busy;
 	TAILQ_HEAD(, tcp_conn) flush;
+	struct tcp_conn *hot;   /* read without epoll (tcp_pg_poll()), or NULL */
+	struct tcp_conn *hot_next; /* the last epoll round's only reader */
+	uint32_t hot_polls;     /* polls since epoll was last asked */
+	uint32_t hot_idle;      /* direct reads in a row that found nothing */
 };
 
 static inline struct tcp_conn *tcp_conn_of(struct nvmft_qpair *qp)

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -35,7 +37,7 @@
 #define NS_BLOCKS 4096
 #define BLOCK 512
 #define SPIN 200000
-#define MAX_HOSTS 8
+#define MAX_HOSTS 16
 
 struct env {
 	struct nvmft_target *tgt;
@@ -936,6 +938,145 @@ static void test_kick_wakes_group(void **state)
 	assert_int_equal(epoll_wait(pgfd, &ev, 1, 0), 0);
 }
 
+/* The I/O queue connection of a controller other than @not. */
+static struct tcp_conn *target_conn_other(struct env *e, const struct tcp_conn *not)
+{
+	struct nvmft_qpair *qp;
+
+	TAILQ_FOREACH(qp, &e->pg->qpairs, link)
+		if (qp->qid == 1 && qp->state == NVMFT_QPAIR_ACTIVE && tcp_conn_of(qp) != not)
+			return tcp_conn_of(qp);
+	return NULL;
+}
+
+/* Whether @tc is still one of the group's queue pairs (without touching it). */
+static bool conn_in_group(struct env *e, const struct tcp_conn *tc)
+{
+	struct nvmft_qpair *qp;
+
+	TAILQ_FOREACH(qp, &e->pg->qpairs, link)
+		if (tcp_conn_of(qp) == tc)
+			return true;
+	return false;
+}
+
+/*
+ * A group's only busy connection is read without asking epoll first; it
+ * does not keep another connection waiting more than TCP_HOT_POLLS polls,
+ * two busy connections put the group back on epoll alone, and a hot
+ * connection that goes quiet is left to epoll again.
+ */
+static void test_hot_connection(void **state)
+{
+	struct env *e = *state;
+	struct th_io io = { 0 };
+	struct tcp_conn *ta;
+	struct tcp_tpg *tpg;
+	struct nvmft_cmd c;
+	struct th *a, *b;
+	uint8_t buf[BLOCK];
+	int polls;
+
+	a = io_up(e, 0, 0, 0, 0);
+	ta = target_conn(e, 1);
+	assert_non_null(ta);
+	tpg = ta->tpg;
+	assert_int_equal(th_rw(a, false, 1, 0, 1, buf, BLOCK, 0), 0);
+	assert_ptr_equal(tpg->hot, ta);
+	b = io_up(e, 0, 0, 0, 0);
+	assert_non_null(target_conn_other(e, ta));
+	/* A busy and B quiet: A is the hot one again. */
+	for (int i = 0; i < 4 * TCP_HOT_IDLE && tpg->hot != ta; i++)
+		assert_int_equal(th_rw(a, false, 1, 0, 1, buf, BLOCK, 0), 0);
+	assert_ptr_equal(tpg->hot, ta);
+
+	/* A sends before every poll; B's one command still gets its answer in time. */
+	c = rw_cmd(false, 1, 1);
+	io.rdata = buf;
+	io.rlen = BLOCK;
+	assert_true(th_submit(b, &c, &io) >= 0);
+	for (polls = 0; polls <= TCP_HOT_POLLS && !th_readable(b); polls++) {
+		c = rw_cmd(false, 2, 1);
+		assert_true(th_submit(a, &c, &io) >= 0);
+		nvmft_poll_group_poll(e->pg, 0);
+	}
+	assert_true(th_readable(b));
+	/* epoll found both: no connection is hot while two are busy. */
+	assert_null(tpg->hot);
+	assert_int_equal(th_wait_all(b), 0);
+	assert_int_equal(th_wait_all(a), 0);
+
+	/* Hot, then quiet: after TCP_HOT_IDLE empty reads epoll has it again. */
+	for (int i = 0; i < 4 * TCP_HOT_IDLE && tpg->hot != ta; i++)
+		assert_int_equal(th_rw(a, false, 1, 0, 1, buf, BLOCK, 0), 0);
+	assert_ptr_equal(tpg->hot, ta);
+	for (int i = 0; i < 2 * TCP_HOT_IDLE && tpg->hot != NULL; i++)
+		nvmft_poll_group_poll(e->pg, 0);
+	assert_null(tpg->hot);
+	/* And a hot connection that closes is forgotten. */
+	for (int i = 0; i < 4 * TCP_HOT_IDLE && tpg->hot != ta; i++)
+		assert_int_equal(th_rw(a, false, 1, 0, 1, buf, BLOCK, 0), 0);
+	assert_ptr_equal(tpg->hot, ta);
+	th_close(a, false);
+	assert_true(POLL_UNTIL(e, !conn_in_group(e, ta)));
+	assert_null(tpg->hot);
+}
+
+/* The system's default as a name, from /proc (empty when unreadable). */
+static void default_congestion(char *name, size_t len)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_congestion_control", "r");
+
+	name[0] = '\0';
+	if (f == NULL)
+		return;
+	if (fgets(name, (int)len, f) == NULL)
+		name[0] = '\0';
+	name[strcspn(name, "\n")] = '\0';
+	fclose(f);
+}
+
+static void conn_congestion(const struct tcp_conn *tc, char *name, socklen_t len)
+{
+	memset(name, 0, len);
+	assert_int_equal(getsockopt(tc->fd, IPPROTO_TCP, TCP_CONGESTION, name, &len), 0);
+}
+
+/* tcp_congestion is set on accepted connections; bad names fail nvmft_transport_new(). */
+static void test_congestion_control(void **state)
+{
+	struct env *e = *state;
+	struct nvmft_transport_opts o;
+	struct nvmft_transport *tr = NULL;
+	struct nvmft_target *tgt;
+	char sys[32], got[32];
+
+	/* Default: whatever the system's default is. */
+	nvmft_transport_opts_init(NVMFT_TRTYPE_TCP, &o, sizeof(o));
+	assert_string_equal(o.tcp_congestion, "");
+	default_congestion(sys, sizeof(sys));
+	io_up(e, 0, 0, 0, 0);
+	conn_congestion(target_conn(e, 1), got, sizeof(got));
+	if (sys[0] != '\0')
+		assert_string_equal(got, sys);
+
+	/* Reno is always built in and allowed to everyone. */
+	snprintf(o.tcp_congestion, sizeof(o.tcp_congestion), "reno");
+	env_reinit(e, &o);
+	io_up(e, 0, 0, 0, 0);
+	conn_congestion(target_conn(e, 1), got, sizeof(got));
+	assert_string_equal(got, "reno");
+	rw_check(e->hosts[e->nhosts - 1], 8, 4096, true, 7);
+
+	assert_int_equal(nvmft_target_new(NULL, &tgt), 0);
+	snprintf(o.tcp_congestion, sizeof(o.tcp_congestion), "no-such-cc");
+	assert_int_equal(nvmft_transport_new(tgt, NVMFT_TRTYPE_TCP, &o, &tr), -ENOENT);
+	memset(o.tcp_congestion, 'x', sizeof(o.tcp_congestion)); /* not terminated */
+	assert_int_equal(nvmft_transport_new(tgt, NVMFT_TRTYPE_TCP, &o, &tr), -EINVAL);
+	assert_null(tr);
+	nvmft_target_free(tgt);
+}
+
 /* Connect sets the I/O queue's in-capsule limit to the transport's (4 KiB). */
 static void test_io_icd_limit(void **state)
 {
@@ -1192,6 +1333,8 @@ int main(void)
 		T(test_io_icd_limit),
 		T(test_slow_reader),
 		T(test_kick_wakes_group),
+		T(test_hot_connection),
+		T(test_congestion_control),
 		T(test_buffer_wait),
 		T(test_peer_close_mid_transfer),
 		T(test_listener_destroy_drops),
