@@ -45,6 +45,7 @@ Results: one table per section on stdout, and everything as JSON with
 
 import argparse
 import json
+import shlex
 import os
 import re
 import shutil
@@ -79,6 +80,14 @@ def task_cpu_ns(pid):
     except OSError:
         pass
     return total
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def proc_status_kb(pid, key):
@@ -163,6 +172,8 @@ class Bench:
             "kernel": os.uname().release,
             "cpu": self.cpu_model(),
             "command": " ".join(sys.argv),
+            # Decides how fast a loaded socket drains on loopback (performance.md).
+            "tcp_congestion_control": read_text("/proc/sys/net/ipv4/tcp_congestion_control"),
         }
 
     @staticmethod
@@ -184,7 +195,7 @@ class Bench:
                 "--busy-poll" if mode == "busy" else "--event"]
         for n in ns:
             argv += ["--ns", n]
-        return argv + list(extra)
+        return argv + list(extra) + shlex.split(self.a.tgt_args or "")
 
     def start_tgt(self, name, **kw):
         return Target(self.tgt_argv(**kw), self.work, name)
@@ -550,7 +561,8 @@ class Bench:
         rows = []
         wls = [w for w in self.WORKLOADS if w["name"] in
                ("4k randread qd1", "4k randread qd32", "4k randread qd128",
-                "4k randwrite qd128", "128k read qd16")]
+                "4k randwrite qd128", "128k read qd16")
+               and (not self.a.only or re.search(self.a.only, w["name"] + " null none busy"))]
         samples = {w["name"]: {"nvmft": [], "spdk": [], "nvmft_hwm": [], "spdk_hwm": []}
                    for w in wls}
         for rep in range(self.a.reps):
@@ -684,9 +696,12 @@ class Bench:
                                                      r["instr_per_io"], r["tool"]))
 
     def run(self):
-        print("bench: commit %s%s, %s, target on CPU %d, load on CPU %d, %s s runs" %
+        print("bench: commit %s%s, %s, target on CPU %d, load on CPU %d, %s s runs, "
+              "system congestion control %s%s" %
               (self.results["meta"]["commit"], " (dirty)" if self.results["meta"]["dirty"] else "",
-               self.results["meta"]["cpu"], self.a.tgt_core, self.a.load_core, self.a.time),
+               self.results["meta"]["cpu"], self.a.tgt_core, self.a.load_core, self.a.time,
+               self.results["meta"]["tcp_congestion_control"] or "?",
+               ", nvmft-tgt " + self.a.tgt_args if self.a.tgt_args else ""),
               flush=True)
         for s in self.a.sections:
             print("== %s" % s, flush=True)
@@ -718,6 +733,8 @@ def main():
     ap.add_argument("--digests", default="none,digests")
     ap.add_argument("--instr-count", type=int, default=4000,
                     help="I/Os of the shorter instruction-count run (the longer has 6x)")
+    ap.add_argument("--tgt-args", help="more nvmft-tgt arguments for every TCP target "
+                    "(one string, e.g. '--tcp-congestion reno')")
     ap.add_argument("--spdk-start", help="script starting the other target: SCRIPT PORT CORE")
     ap.add_argument("--spdk-stop", help="script stopping it: SCRIPT PORT")
     ap.add_argument("--spdk-port", type=int, default=44420)
