@@ -737,7 +737,8 @@ def main():
                     "(one string, e.g. '--tcp-congestion reno')")
     ap.add_argument("--spdk-start", help="script starting the other target: SCRIPT PORT CORE")
     ap.add_argument("--spdk-stop", help="script stopping it: SCRIPT PORT")
-    ap.add_argument("--spdk-port", type=int, default=44420)
+    # Below the ephemeral range, so no client socket in TIME_WAIT holds it.
+    ap.add_argument("--spdk-port", type=int, default=4430)
     ap.add_argument("--json", help="write every result to this file")
     a = ap.parse_args()
     a.sections = [s for s in a.sections.split(",") if s]
