@@ -323,6 +323,12 @@ int tcp_conn_flush(struct tcp_conn *c)
 			tx_pollout(c, true);
 			return sent;
 		}
+		/*
+		 * All of it went: go round again only if finishing those requests
+		 * queued more, rather than gathering an empty list to find out.
+		 */
+		if (TAILQ_EMPTY(&c->txq) && c->ctl_len == 0 && c->term_off >= c->term_len)
+			break;
 	}
 	if (!c->dead) {
 		tx_off_flush_list(c);
