@@ -79,8 +79,9 @@ enum {
  *                  or "reno"; empty (the default) leaves the system's
  *                  (net.ipv4.tcp_congestion_control).  Chosen per target
  *                  because it decides how fast completions leave: on
- *                  loopback, BBR's window moves the sending to the host's
- *                  core (doc/performance.md).  nvmft_transport_new() fails
+ *                  loopback, BBR's pacing cost one loaded queue a third of
+ *                  its IOPS in most runs (doc/performance.md).
+ *                  nvmft_transport_new() fails
  *                  with -EINVAL when it is not NUL-terminated, -ENOENT when
  *                  the kernel has no such algorithm and -EPERM when the
  *                  process may not use it
