@@ -85,9 +85,12 @@ int apply_transport(struct app_state *st, enum nvmft_trtype trtype,
 			    nvmft_trtype_name(trtype));
 	setup_transport_opts(&o, cfg, &st->tr_override);
 	rc = nvmft_transport_new(st->tgt, trtype, &o, &tr);
-	if (rc < 0)
-		return fail(err, errlen, rc, "cannot create transport %s: %s",
-			    nvmft_trtype_name(trtype), strerror(-rc));
+	if (rc < 0) {
+		char why[128];
+
+		setup_transport_failure(why, sizeof(why), trtype, &o, rc);
+		return fail(err, errlen, rc, "%s: %s", why, strerror(-rc));
+	}
 	app_log(st->log, NVMFT_LOG_INFO, "transport %s created", nvmft_trtype_name(trtype));
 	if (ret != NULL)
 		*ret = tr;

@@ -89,16 +89,14 @@ static int setup_transport(struct app_target *at, enum nvmft_trtype trtype)
 		return fail(at, o, rc, "transport %s is not built into this libnvmft",
 			    plan_trtype_str(trtype));
 	/* Library defaults, then the config's values, then the flags'. */
-	if (cfg != NULL)
-		apply_transport(&opts, cfg);
-	apply_transport(&opts, &at->plan->tr_override);
+	setup_transport_opts(&opts, cfg, &at->plan->tr_override);
 	rc = nvmft_transport_new(at->tgt, trtype, &opts, &tr);
-	if (rc < 0 && trtype == NVMFT_TRTYPE_TCP && opts.tcp_congestion[0] != '\0' &&
-	    (rc == -ENOENT || rc == -EPERM))
-		return fail(at, o, rc, "cannot create transport tcp: congestion control '%s'",
-			    opts.tcp_congestion);
-	if (rc < 0)
-		return fail(at, o, rc, "cannot create transport %s", plan_trtype_str(trtype));
+	if (rc < 0) {
+		char why[128];
+
+		setup_transport_failure(why, sizeof(why), trtype, &opts, rc);
+		return fail(at, o, rc, "%s", why);
+	}
 	app_log(at->log, NVMFT_LOG_INFO,
 		"transport %s: queue depth %u, %u queues per controller, in-capsule %u, "
 		"max I/O %u",
@@ -456,4 +454,16 @@ void setup_transport_opts(struct nvmft_transport_opts *o, const struct plan_tran
 	if (cfg != NULL)
 		apply_transport(o, cfg);
 	apply_transport(o, override);
+}
+
+void setup_transport_failure(char *buf, size_t len, enum nvmft_trtype trtype,
+			     const struct nvmft_transport_opts *o, int rc)
+{
+	/* The kernel's refusal of the algorithm reads like a missing file otherwise. */
+	if (trtype == NVMFT_TRTYPE_TCP && o->tcp_congestion[0] != '\0' &&
+	    (rc == -ENOENT || rc == -EPERM))
+		snprintf(buf, len, "cannot create transport tcp: congestion control '%s'",
+			 o->tcp_congestion);
+	else
+		snprintf(buf, len, "cannot create transport %s", plan_trtype_str(trtype));
 }

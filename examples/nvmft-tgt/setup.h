@@ -71,4 +71,12 @@ void setup_free_backends(struct app_target *at);
 void setup_transport_opts(struct nvmft_transport_opts *o, const struct plan_transport *cfg,
 			  const struct plan_transport *override);
 
+/*
+ * What start-up and the JSON-RPC methods both say when nvmft_transport_new()
+ * refused @o with @rc: "cannot create transport tcp", naming the option the
+ * kernel turned down when that is what failed.  The caller adds strerror().
+ */
+void setup_transport_failure(char *buf, size_t len, enum nvmft_trtype trtype,
+			     const struct nvmft_transport_opts *o, int rc);
+
 #endif /* NVMFT_TGT_SETUP_H */

@@ -665,6 +665,14 @@ static void test_method_errors(void **state)
 	rt_err(c, "nvmf_create_transport", "{\"trtype\":\"FC\"}", -32602,
 	       "Invalid transport type 'FC'");
 	rt_err(c, "nvmf_create_transport", "{}", -32602, "Invalid parameters");
+	/* A congestion control the kernel lacks: SPDK's text, and load_config names it. */
+	rt_err(c, "nvmf_create_transport", "{\"trtype\":\"TCP\",\"tcp_congestion\":\"nosuchcc\"}",
+	       -32603, "Transport type 'TCP' create failed");
+	load_fails(c,
+		   "{\"subsystems\":[{\"subsystem\":\"nvmf\",\"config\":[{\"method\":"
+		   "\"nvmf_create_transport\",\"params\":{\"trtype\":\"TCP\","
+		   "\"tcp_congestion\":\"nosuchcc\"}}]}]}",
+		   -32603, "cannot create transport tcp: congestion control 'nosuchcc': No such file");
 	rt_assert_true(rt_call(c, "nvmf_create_transport",
 			       "{\"trtype\":\"tcp\",\"tgt_name\":\"nvmf_tgt\"}"));
 	rt_err(c, "nvmf_get_subsystems", "{\"tgt_name\":\"other\"}", -32603,

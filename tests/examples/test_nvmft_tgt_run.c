@@ -487,6 +487,21 @@ static void test_usage_errors(void **state)
 	assert_non_null(strstr(t.err, "nothing to listen on"));
 }
 
+/* Start-up stops when the kernel has no such congestion control, and says which. */
+static void test_congestion_refused(void **state)
+{
+	const char *args[] = { "-l", "tcp:127.0.0.1:0", "--ns", "ram:1M", "--tcp-congestion",
+			       "nosuchcc", NULL };
+	struct tgt t;
+
+	(void)state;
+	tgt_start(&t, args);
+	assert_int_equal(tgt_wait_exit(&t), 1);
+	assert_string_equal(t.out, "");
+	assert_non_null(strstr(t.err, "cannot create transport tcp: congestion control "
+				      "'nosuchcc': No such file or directory"));
+}
+
 static void test_help_version(void **state)
 {
 	const char *help[] = { "--help", NULL };
@@ -704,6 +719,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_config_refused),
+		cmocka_unit_test(test_congestion_refused),
 		cmocka_unit_test(test_event_mode),
 		cmocka_unit_test(test_busy_poll_threads),
 		cmocka_unit_test(test_port_zero),
