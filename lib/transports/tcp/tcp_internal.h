@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <bsd/sys/queue.h>
 
@@ -37,8 +38,13 @@ enum {
 	TCP_STAGE_SIZE = 32768,
 	/* Data at least this long goes straight from the socket into the request. */
 	TCP_ZCOPY_RX_MIN = 4096,
-	/* Iovec entries per sendmsg(). */
-	TCP_TX_IOV = 64,
+	/*
+	 * Iovec entries per sendmsg(): a whole queue of depth 128 answered in
+	 * one call, with digests (3 entries per read).  Fewer, larger sends
+	 * cost the target less: each one carries a fixed cost, and on loopback
+	 * the receiving half of every packet runs on the sending core too.
+	 */
+	TCP_TX_IOV = 512,
 	/* Linux sends admin data (Connect included) in-capsule up to 8 KiB. */
 	TCP_ADMIN_ICD = 8192,
 	TCP_SHORT_HDR = NVMFT_TCP_RSP_HLEN + NVMFT_TCP_DIGEST_LEN,
@@ -171,6 +177,8 @@ struct tcp_tpg {
 	struct tcp_conn *hot_next; /* the last epoll round's only reader */
 	uint32_t hot_polls;     /* polls since epoll was last asked */
 	uint32_t hot_idle;      /* direct reads in a row that found nothing */
+	/* tcp_conn_flush()'s gather list: too big for a poll function's stack. */
+	struct iovec tx_iov[TCP_TX_IOV];
 };
 
 static inline struct tcp_conn *tcp_conn_of(struct nvmft_qpair *qp)

@@ -280,7 +280,8 @@ int tcp_conn_flush(struct tcp_conn *c)
 	int sent = 0;
 
 	while (!c->dead) {
-		struct iovec iov[TCP_TX_IOV];
+		/* Only this thread's connections use it, and only until sendmsg(). */
+		struct iovec *iov = c->tpg->tx_iov;
 		struct tx_vec v = { .iov = iov, .max = TCP_TX_IOV };
 		struct msghdr msg = { .msg_iov = iov };
 		struct tcp_req *t;

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -856,6 +857,46 @@ static struct tcp_conn *target_conn(struct env *e, uint16_t qid)
 }
 
 /*
+ * @n reads of @len bytes, the i-th at @slba + i * @step blocks with CID
+ * @cid0 + i, sent in one write; returns the bytes sent.
+ */
+static size_t send_reads(struct th *h, int n, uint64_t slba, uint32_t step, uint32_t len,
+			 uint16_t cid0)
+{
+	uint8_t *buf = malloc((size_t)n * NVMFT_TCP_HDR_AREA_MAX);
+	size_t off = 0;
+
+	assert_non_null(buf);
+	for (int i = 0; i < n; i++) {
+		struct nvmft_cmd c = rw_cmd(false, slba + (uint64_t)i * step, len / BLOCK);
+
+		c.cid = htole16((uint16_t)(cid0 + i));
+		sgl_transport(&c, len);
+		off += th_build_cmd(h, buf + off, &c, NULL, 0, 0);
+	}
+	assert_int_equal(th_send(h, buf, off), 0);
+	free(buf);
+	return off;
+}
+
+/* The answers to send_reads(), in order: the i-th read's data is @w + i * @stride. */
+static void expect_reads(struct th *h, int n, uint32_t len, uint16_t cid0, const uint8_t *w,
+			 size_t stride)
+{
+	struct th_pdu p;
+
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(th_recv(h, &p), NVMFT_TCP_C2H_DATA);
+		assert_int_equal(le16toh(p.h.data.cccid), cid0 + i);
+		assert_false(p.ddgst_err);
+		assert_int_equal(p.data_len, len);
+		assert_memory_equal(p.data, w + (size_t)i * stride, len);
+		assert_int_equal(th_recv(h, &p), NVMFT_TCP_RSP);
+		assert_int_equal(le16toh(p.h.rsp.cpl.cid), cid0 + i);
+	}
+}
+
+/*
  * Reads pipelined faster than the host takes them, with a small send
  * buffer on the target's socket: sends stop part-way through PDUs, wait
  * for EPOLLOUT and resume at the exact byte, while the host reads a few
@@ -866,15 +907,11 @@ static void test_slow_reader(void **state)
 	struct env *e = *state;
 	enum { N = 16, LEN = 128 * 1024 };
 	uint8_t *w = malloc(LEN);
-	uint8_t *buf = malloc(N * NVMFT_TCP_HDR_AREA_MAX);
 	int small = 4096;
 	struct tcp_conn *tc;
 	struct th *h;
-	struct th_pdu p;
-	size_t n = 0;
 
 	assert_non_null(w);
-	assert_non_null(buf);
 	h = io_up(e, 3, 0, 0, 0);
 	tc = target_conn(e, 1);
 	assert_non_null(tc);
@@ -885,31 +922,67 @@ static void test_slow_reader(void **state)
 
 		assert_int_equal(host_run(h, &c, w, LEN, false, NULL, 0, NULL), 0);
 	}
-	for (int i = 0; i < N; i++) {
-		struct nvmft_cmd c = rw_cmd(false, 512, LEN / BLOCK);
-
-		c.cid = htole16((uint16_t)(700 + i));
-		sgl_transport(&c, LEN);
-		n += th_build_cmd(h, buf + n, &c, NULL, 0, 0);
-	}
-	assert_int_equal(th_send(h, buf, n), 0);
+	send_reads(h, N, 512, 0, LEN, 700);
 	/* Nobody reads: the socket fills and the target waits for room. */
 	assert_true(POLL_UNTIL(e, tc->pollout));
 	assert_false(TAILQ_EMPTY(&tc->txq));
 	th_set_recv_chunk(h, 777);
-	for (int i = 0; i < N; i++) {
-		assert_int_equal(th_recv(h, &p), NVMFT_TCP_C2H_DATA);
-		assert_int_equal(le16toh(p.h.data.cccid), 700 + i);
-		assert_false(p.ddgst_err);
-		assert_int_equal(p.data_len, LEN);
-		assert_memory_equal(p.data, w, LEN);
-		assert_int_equal(th_recv(h, &p), NVMFT_TCP_RSP);
-		assert_int_equal(le16toh(p.h.rsp.cpl.cid), 700 + i);
-	}
+	expect_reads(h, N, LEN, 700, w, 0);
 	/* Everything went out: no backlog, no EPOLLOUT. */
 	assert_true(POLL_UNTIL(e, !tc->pollout && TAILQ_EMPTY(&tc->txq)));
 	free(w);
-	free(buf);
+}
+
+/*
+ * More responses ready at once than one sendmsg() gathers: the flush goes
+ * round again for the rest, in order, and nothing is sent twice or lost.
+ */
+static void test_gather_overflow(void **state)
+{
+	struct env *e = *state;
+	/* Four entries per read (header, data, digest, CapsuleResp): 1,200. */
+	enum { N = 300 };
+	static_assert(N * 4 > 2 * TCP_TX_IOV, "three gathers at least");
+	struct th_connect_args a = { .qid = 1, .sqsize = N - 1 };
+	struct nvmft_transport_opts o;
+	int big = 1 << 20, queued = 0;
+	uint8_t *w = malloc((size_t)N * BLOCK);
+	struct tcp_conn *tc;
+	struct th *h;
+	size_t n;
+
+	assert_non_null(w);
+	nvmft_transport_opts_init(NVMFT_TRTYPE_TCP, &o, sizeof(o));
+	o.max_queue_depth = 512;
+	env_reinit(e, &o);
+	admin_up(e, 3, &a.cntlid);
+	h = host_new(e);
+	assert_int_equal(th_icreq(h, 0, 3, 0), 0);
+	assert_int_equal(th_connect_raw(h, &a, NULL), 0);
+	tc = target_conn(e, 1);
+	assert_non_null(tc);
+	/* Room for all of it: the socket takes each gather whole. */
+	assert_int_equal(setsockopt(tc->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+	th_fill(w, (size_t)N * BLOCK, 33);
+	/* Written in halves: all of it is more than one command may carry. */
+	for (int i = 0; i < 2; i++) {
+		struct nvmft_cmd c = rw_cmd(true, (uint64_t)i * N / 2, N / 2);
+
+		assert_int_equal(host_run(h, &c, w + (size_t)i * N / 2 * BLOCK, N / 2 * BLOCK, false,
+					  NULL, 0, NULL),
+				 0);
+	}
+	n = send_reads(h, N, 0, 1, BLOCK, 1000);
+	/* All of it waits in the target's socket... */
+	assert_true(TU_UNTIL(SPIN, ioctl(tc->fd, FIONREAD, &queued) == 0 && (size_t)queued >= n,
+			     (void)0));
+	/* ...for one poll with the budget to take it: one flush answers all. */
+	assert_true(nvmft_poll_group_poll(e->pg, 4 * N) >= N);
+	assert_true(TAILQ_EMPTY(&tc->txq));
+	assert_int_equal(tc->busy, 0);
+	expect_reads(h, N, BLOCK, 1000, w, BLOCK);
+	assert_false(tc->pollout);
+	free(w);
 }
 
 /*
@@ -1332,6 +1405,7 @@ int main(void)
 		cmocka_unit_test(test_tx_trim),
 		T(test_io_icd_limit),
 		T(test_slow_reader),
+		T(test_gather_overflow),
 		T(test_kick_wakes_group),
 		T(test_hot_connection),
 		T(test_congestion_control),
