@@ -78,9 +78,9 @@ enum {
  *                  connection it accepts (TCP_CONGESTION), such as "cubic"
  *                  or "reno"; empty (the default) leaves the system's
  *                  (net.ipv4.tcp_congestion_control).  Chosen per target
- *                  because it decides how fast completions leave: on
- *                  loopback, BBR's pacing cost one loaded queue a third of
- *                  its IOPS in most runs (doc/performance.md).
+ *                  because it decides whether the kernel paces completions
+ *                  (BBR does; doc/performance.md measures what that cost
+ *                  on loopback).
  *                  nvmft_transport_new() fails
  *                  with -EINVAL when it is not NUL-terminated, -ENOENT when
  *                  the kernel has no such algorithm and -EPERM when the
