@@ -40,7 +40,8 @@ enum {
 	TCP_ZCOPY_RX_MIN = 4096,
 	/*
 	 * Iovec entries per sendmsg(): a whole queue of depth 128 answered in
-	 * one call, with digests (3 entries per read).  Fewer, larger sends
+	 * one call, data digests included (a read takes 3 entries with the
+	 * SUCCESS flag, 4 with its own CapsuleResp).  Fewer, larger sends
 	 * cost the target less: each one carries a fixed cost, and on loopback
 	 * the receiving half of every packet runs on the sending core too.
 	 */
