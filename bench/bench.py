@@ -22,7 +22,8 @@ spdk):
   memory   target RSS with one 1 GiB null namespace and 4 queues under load,
            and RSS as queues are added (bytes per queue).
   idle     event-driven target CPU use while idle with 4 connected queues,
-           and event-driven vs busy-poll IOPS under load.
+           and event-driven vs busy-poll IOPS under load (--reps interleaved
+           pairs; medians, and the median of the per-pair ratios).
   scale    IOPS from 1 to 64 connected queues (same total queue depth; and
            one queue at QD128 while 63 more are held connected and idle)
            and from 1 to 256 namespaces (I/O spread over all of them).
@@ -467,18 +468,24 @@ class Bench:
             self.print_row("idle", row)
         finally:
             tgt.stop()
+        # Interleaved pairs: one host stall can make a single pair say anything.
         for wl in (self.WORKLOADS[2], self.WORKLOADS[5]):
-            vals = {}
-            for mode in ("busy", "event"):
-                tgt = self.start_tgt("idle-%s" % mode, mode=mode)
-                try:
-                    vals[mode] = self.measured(tgt, tgt.port, self.wl_args(wl) + self.time_args())
-                finally:
-                    tgt.stop()
-            row = {"what": wl["name"] + " null", "busy_iops": vals["busy"]["iops"],
-                   "event_iops": vals["event"]["iops"],
-                   "event_of_busy": vals["event"]["iops"] / vals["busy"]["iops"],
-                   "event_tgt_cpu_pct": vals["event"]["tgt_cpu_pct"]}
+            vals = {"busy": [], "event": []}
+            for _ in range(max(1, self.a.reps)):
+                for mode in ("busy", "event"):
+                    tgt = self.start_tgt("idle-%s" % mode, mode=mode)
+                    try:
+                        vals[mode].append(self.measured(tgt, tgt.port,
+                                                        self.wl_args(wl) + self.time_args()))
+                    finally:
+                        tgt.stop()
+            busy = [v["iops"] for v in vals["busy"]]
+            event = [v["iops"] for v in vals["event"]]
+            row = {"what": wl["name"] + " null", "pairs": len(busy),
+                   "busy_iops": statistics.median(busy), "event_iops": statistics.median(event),
+                   "event_of_busy": statistics.median([e / b for e, b in zip(event, busy)]),
+                   "event_tgt_cpu_pct": statistics.median(v["tgt_cpu_pct"] for v in vals["event"]),
+                   "busy_iops_all": busy, "event_iops_all": event}
             rows.append(row)
             self.print_row("idle", row)
         self.results["sections"]["idle"] = rows
@@ -724,7 +731,7 @@ def main():
     ap.add_argument("--time", type=float, default=5.0, help="seconds per measured run")
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per run")
     ap.add_argument("--reps", type=int, default=3,
-                    help="repetitions for floors and spdk (medians are reported)")
+                    help="repetitions for floors, idle and spdk (medians are reported)")
     ap.add_argument("--tgt-core", type=int, default=0)
     ap.add_argument("--load-core", type=int, default=1)
     ap.add_argument("--only", help="regex over 'workload backend digests mode' for matrix/instr")
