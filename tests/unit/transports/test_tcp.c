@@ -234,10 +234,11 @@ static struct th *admin_up(struct env *e, uint8_t dgst, uint16_t *cntlid)
 	return h;
 }
 
-static struct th *io_up(struct env *e, uint8_t dgst, uint8_t hpda, uint32_t maxr2t,
-			uint8_t cattr)
+/* An I/O queue of @sqsize + 1 entries, after its controller's admin queue. */
+static struct th *io_up_sq(struct env *e, uint8_t dgst, uint8_t hpda, uint32_t maxr2t,
+			   uint8_t cattr, uint16_t sqsize)
 {
-	struct th_connect_args a = { .qid = 1, .sqsize = 127, .cattr = cattr };
+	struct th_connect_args a = { .qid = 1, .sqsize = sqsize, .cattr = cattr };
 	struct th *h;
 
 	admin_up(e, dgst, &a.cntlid);
@@ -245,6 +246,12 @@ static struct th *io_up(struct env *e, uint8_t dgst, uint8_t hpda, uint32_t maxr
 	assert_int_equal(th_icreq(h, hpda, dgst, maxr2t), 0);
 	assert_int_equal(th_connect_raw(h, &a, NULL), 0);
 	return h;
+}
+
+static struct th *io_up(struct env *e, uint8_t dgst, uint8_t hpda, uint32_t maxr2t,
+			uint8_t cattr)
+{
+	return io_up_sq(e, dgst, hpda, maxr2t, cattr, 127);
 }
 
 /* Expect a C2HTermReq with @fes/@fei (echoing @hdr_len bytes of @sent), then the close. */
@@ -845,15 +852,22 @@ static bool pool_idle(struct env *e)
 	return pool->nr_free == pool->nr_alloc;
 }
 
-/* The target side of the I/O queue @qid (white box). */
-static struct tcp_conn *target_conn(struct env *e, uint16_t qid)
+/* The target side of an I/O queue @qid other than @not (white box). */
+static struct tcp_conn *target_conn_except(struct env *e, uint16_t qid,
+					   const struct tcp_conn *not)
 {
 	struct nvmft_qpair *qp;
 
 	TAILQ_FOREACH(qp, &e->pg->qpairs, link)
-		if (qp->qid == qid && qp->state == NVMFT_QPAIR_ACTIVE)
+		if (qp->qid == qid && qp->state == NVMFT_QPAIR_ACTIVE && tcp_conn_of(qp) != not)
 			return tcp_conn_of(qp);
 	return NULL;
+}
+
+/* The target side of the I/O queue @qid. */
+static struct tcp_conn *target_conn(struct env *e, uint16_t qid)
+{
+	return target_conn_except(e, qid, NULL);
 }
 
 /*
@@ -943,7 +957,6 @@ static void test_gather_overflow(void **state)
 	/* Four entries per read (header, data, digest, CapsuleResp): 1,200. */
 	enum { N = 300 };
 	static_assert(N * 4 > 2 * TCP_TX_IOV, "three gathers at least");
-	struct th_connect_args a = { .qid = 1, .sqsize = N - 1 };
 	struct nvmft_transport_opts o;
 	int big = 1 << 20, queued = 0;
 	uint8_t *w = malloc((size_t)N * BLOCK);
@@ -955,10 +968,7 @@ static void test_gather_overflow(void **state)
 	nvmft_transport_opts_init(NVMFT_TRTYPE_TCP, &o, sizeof(o));
 	o.max_queue_depth = 512;
 	env_reinit(e, &o);
-	admin_up(e, 3, &a.cntlid);
-	h = host_new(e);
-	assert_int_equal(th_icreq(h, 0, 3, 0), 0);
-	assert_int_equal(th_connect_raw(h, &a, NULL), 0);
+	h = io_up_sq(e, 3, 0, 0, 0, N - 1);
 	tc = target_conn(e, 1);
 	assert_non_null(tc);
 	/* Room for all of it: the socket takes each gather whole. */
@@ -1011,17 +1021,6 @@ static void test_kick_wakes_group(void **state)
 	assert_int_equal(epoll_wait(pgfd, &ev, 1, 0), 0);
 }
 
-/* The I/O queue connection of a controller other than @not. */
-static struct tcp_conn *target_conn_other(struct env *e, const struct tcp_conn *not)
-{
-	struct nvmft_qpair *qp;
-
-	TAILQ_FOREACH(qp, &e->pg->qpairs, link)
-		if (qp->qid == 1 && qp->state == NVMFT_QPAIR_ACTIVE && tcp_conn_of(qp) != not)
-			return tcp_conn_of(qp);
-	return NULL;
-}
-
 /* Whether @tc is still one of the group's queue pairs (without touching it). */
 static bool conn_in_group(struct env *e, const struct tcp_conn *tc)
 {
@@ -1057,7 +1056,7 @@ static void test_hot_connection(void **state)
 	assert_int_equal(th_rw(a, false, 1, 0, 1, buf, BLOCK, 0), 0);
 	assert_ptr_equal(tpg->hot, ta);
 	b = io_up(e, 0, 0, 0, 0);
-	assert_non_null(target_conn_other(e, ta));
+	assert_non_null(target_conn_except(e, 1, ta));
 	/* A busy and B quiet: A is the hot one again. */
 	for (int i = 0; i < 4 * TCP_HOT_IDLE && tpg->hot != ta; i++)
 		assert_int_equal(th_rw(a, false, 1, 0, 1, buf, BLOCK, 0), 0);
