@@ -569,7 +569,7 @@ class Bench:
         wls = [w for w in self.WORKLOADS if w["name"] in
                ("4k randread qd1", "4k randread qd32", "4k randread qd128",
                 "4k randwrite qd128", "128k read qd16")
-               and (not self.a.only or re.search(self.a.only, w["name"] + " null none busy"))]
+               and self.selected(w["name"] + " null none busy")]
         samples = {w["name"]: {"nvmft": [], "spdk": [], "nvmft_hwm": [], "spdk_hwm": []}
                    for w in wls}
         for rep in range(self.a.reps):
@@ -734,7 +734,7 @@ def main():
                     help="repetitions for floors, idle and spdk (medians are reported)")
     ap.add_argument("--tgt-core", type=int, default=0)
     ap.add_argument("--load-core", type=int, default=1)
-    ap.add_argument("--only", help="regex over 'workload backend digests mode' for matrix/instr")
+    ap.add_argument("--only", help="regex over 'workload backend digests mode' for matrix, instr and spdk")
     ap.add_argument("--modes", default="busy,event")
     ap.add_argument("--backends", default="null,ram")
     ap.add_argument("--digests", default="none,digests")
