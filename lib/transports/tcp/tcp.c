@@ -387,9 +387,13 @@ static int tcp_pg_add_qpair(void *arg, struct nvmft_qpair *qp)
 	uint32_t deepest;
 
 	c->tpg = tpg;
-	c->stage = malloc(TCP_STAGE_SIZE);
-	if (c->stage == NULL)
+	/* Untouched pages cost nothing: only what reads have filled is resident. */
+	c->stage = mmap(NULL, TCP_STAGE_SIZE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (c->stage == MAP_FAILED) {
+		c->stage = NULL;
 		return -ENOMEM;
+	}
 	memset(&c->params, 0, sizeof(c->params));
 	/*
 	 * Every TTAG must fit 16 bits, for the deepest queue this transport
@@ -462,7 +466,8 @@ static void tcp_qpair_free(struct nvmft_qpair *qp)
 	for (size_t i = 0; i < NVMFT_ARRAY_SIZE(c->blocks); i++)
 		tcp_block_free(&c->blocks[i]);
 	free(c->slots);
-	free(c->stage);
+	if (c->stage != NULL)
+		munmap(c->stage, TCP_STAGE_SIZE);
 	free(c);
 }
 

@@ -34,8 +34,25 @@ enum {
 	TCP_R2T_MAX = 4,
 	/* Low TTAG bits that number a command's R2Ts (TCP_R2T_MAX of them). */
 	TCP_R2T_SHIFT = 2,
-	/* Receive staging buffer per connection. */
-	TCP_STAGE_SIZE = 32768,
+	/*
+	 * Receive staging buffer per connection; a staged read takes what the
+	 * socket holds, up to this.  Read in 32 KiB pieces, a backlog of small
+	 * write commands often cost the kernel's copy into the stage three
+	 * times as much per byte as read in one piece (doc/performance.md,
+	 * "Writes").  Only as much of it as reads have filled is resident.
+	 */
+	TCP_STAGE_SIZE = 256 * 1024,
+	/*
+	 * A connection that carries large data PDUs gets staged reads of at
+	 * most TCP_STAGE_SMALL for its next TCP_STAGE_SMALL_READS staged
+	 * reads after each PDU of TCP_STAGE_LARGE_PDU bytes of data or more:
+	 * a large read would put the next such payload in the stage, to be
+	 * copied twice, where a small one leaves most of it to be read
+	 * straight into its buffers.
+	 */
+	TCP_STAGE_SMALL = 32768,
+	TCP_STAGE_SMALL_READS = 16,
+	TCP_STAGE_LARGE_PDU = 16384,
 	/* Data at least this long goes straight from the socket into the request. */
 	TCP_ZCOPY_RX_MIN = 4096,
 	/*
@@ -139,6 +156,7 @@ struct tcp_conn {
 	uint8_t *stage;
 	uint32_t stage_len;
 	uint32_t stage_off;
+	uint8_t rx_small_reads; /* staged reads left at TCP_STAGE_SMALL */
 
 	/* ICResp, sent before anything else. */
 	uint8_t ctl[NVMFT_TCP_ICRESP_LEN];

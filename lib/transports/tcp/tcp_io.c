@@ -869,15 +869,21 @@ int tcp_conn_rx(struct tcp_conn *c, unsigned int budget)
 			drained = (size_t)r < want;
 			ev = nvmft_tcp_rx_advance(&c->rx, (size_t)r);
 		} else {
+			size_t len = c->rx_small_reads ? TCP_STAGE_SMALL : TCP_STAGE_SIZE;
+
 			c->stage_off = 0;
 			c->stage_len = 0;
-			r = recv(c->fd, c->stage, TCP_STAGE_SIZE, MSG_DONTWAIT);
+			r = recv(c->fd, c->stage, len, MSG_DONTWAIT);
 			if (r <= 0)
 				goto read_failed;
 			got = true;
-			drained = r < TCP_STAGE_SIZE;
+			if (c->rx_small_reads > 0)
+				c->rx_small_reads--;
+			drained = (size_t)r < len;
 			c->stage_len = (uint32_t)r;
 		}
+		if (ev == NVMFT_TCP_RX_HEADER && c->rx.data_len >= TCP_STAGE_LARGE_PDU)
+			c->rx_small_reads = TCP_STAGE_SMALL_READS;
 		if (ev != NVMFT_TCP_RX_NEED_MORE) {
 			pdus++;
 			rx_event(c, ev);

@@ -995,6 +995,124 @@ static void test_gather_overflow(void **state)
 	free(w);
 }
 
+/* Bytes waiting in the target's socket. */
+static int target_queued(const struct tcp_conn *tc)
+{
+	int queued = -1;
+
+	assert_int_equal(ioctl(tc->fd, FIONREAD, &queued), 0);
+	return queued;
+}
+
+/* @n in-capsule writes of 4 KiB from @w, CIDs from @cid0, into @buf; returns the bytes. */
+static size_t build_icd_writes(struct th *h, uint8_t *buf, int n, const uint8_t *w,
+			       uint16_t cid0)
+{
+	size_t off = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct nvmft_cmd c = rw_cmd(true, 2000 + (uint64_t)i * 8, 4096 / BLOCK);
+
+		c.cid = htole16((uint16_t)(cid0 + i));
+		sgl_incapsule(&c, 4096);
+		off += th_build_cmd(h, buf + off, &c, w + (size_t)i * 1024, 4096, 0);
+	}
+	return off;
+}
+
+/* @n successful responses, CIDs @cid0 and up in any order. */
+static void expect_rsps(struct th *h, int n, uint16_t cid0)
+{
+	struct th_pdu p;
+
+	for (int i = 0; i < n; i++) {
+		int cid;
+
+		assert_int_equal(th_recv(h, &p), NVMFT_TCP_RSP);
+		assert_int_equal(nvmft_status_from_wire(p.h.rsp.cpl.status), 0);
+		cid = le16toh(p.h.rsp.cpl.cid);
+		assert_true(cid >= cid0 && cid < cid0 + n);
+	}
+}
+
+/*
+ * How much one staged read takes (white box): a backlog of small PDUs in
+ * one read; after a large data PDU, only TCP_STAGE_SMALL, so that more
+ * large data would mostly skip the stage.  Everything written arrives
+ * intact either way.
+ */
+static void test_stage_reads(void **state)
+{
+	struct env *e = *state;
+	enum { N = 48, BIG = 128 * 1024, HEAD = 8192 };
+	uint8_t *w = malloc(BIG), *r = malloc(BIG);
+	uint8_t *buf = malloc(N * TH_PDU_SIZE(4096)), *pdu = malloc(TH_PDU_SIZE(BIG));
+	struct nvmft_cmd c;
+	struct tcp_conn *tc;
+	struct th_r2t r2t;
+	int room = 1 << 20;
+	size_t n, hdr;
+	struct th *h;
+
+	assert_non_null(w);
+	assert_non_null(r);
+	assert_non_null(buf);
+	assert_non_null(pdu);
+	th_fill(w, BIG, 41);
+	h = io_up(e, 0, 0, 0, 0);
+	tc = target_conn(e, 1);
+	assert_non_null(tc);
+	/* Room for each batch in the target's socket before it reads any. */
+	assert_int_equal(setsockopt(tc->fd, SOL_SOCKET, SO_RCVBUF, &room, sizeof(room)), 0);
+
+	/* More than the small read, less than the stage. */
+	n = build_icd_writes(h, buf, N, w, 300);
+	assert_true(n > TCP_STAGE_SMALL && n <= TCP_STAGE_SIZE);
+	assert_int_equal(th_send(h, buf, n), 0);
+	assert_true(TU_UNTIL(SPIN, (size_t)target_queued(tc) >= n, (void)0));
+	/* One PDU per pass: the reads, not the budget, decide what is taken. */
+	(void)nvmft_poll_group_poll(e->pg, 1);
+	assert_int_equal(target_queued(tc), 0);
+	expect_rsps(h, N, 300);
+
+	/* A write's data: its head staged with the header, the rest read directly. */
+	c = rw_cmd(true, 0, BIG / BLOCK);
+	c.cid = htole16(400);
+	sgl_transport(&c, BIG);
+	submit_manual(h, &c, w, BIG);
+	assert_int_equal(th_next_r2t(h, 400, &r2t), 0);
+	assert_int_equal(r2t.r2tl, BIG);
+	hdr = th_build_h2c(h, pdu, 400, r2t.ttag, 0, w, BIG, TH_F_LAST) - BIG;
+	assert_int_equal(th_send(h, pdu, hdr + HEAD), 0);
+	assert_true(POLL_UNTIL(e, target_queued(tc) == 0 && tc->rx.data_got == HEAD));
+	n = build_icd_writes(h, buf, N, w, 500);
+	assert_int_equal(th_send(h, pdu + hdr + HEAD, BIG - HEAD), 0);
+	assert_int_equal(th_send(h, buf, n), 0);
+	assert_true(TU_UNTIL(SPIN, (size_t)target_queued(tc) >= BIG - HEAD + n, (void)0));
+	(void)nvmft_poll_group_poll(e->pg, 1);
+	assert_int_equal(target_queued(tc), n);
+	/* The small read after it. */
+	(void)nvmft_poll_group_poll(e->pg, 1);
+	assert_int_equal(target_queued(tc), n - TCP_STAGE_SMALL);
+	assert_int_equal(th_wait(h, 400, NULL), 0);
+	expect_rsps(h, N, 500);
+	c = rw_cmd(false, 0, BIG / BLOCK);
+	assert_int_equal(host_run(h, &c, NULL, 0, false, r, BIG, NULL), 0);
+	assert_memory_equal(r, w, BIG);
+	/* The small writes, read back in halves: the i-th block holds w + i KiB. */
+	for (int half = 0; half < 2; half++) {
+		c = rw_cmd(false, 2000 + (uint64_t)half * N / 2 * 8, N / 2 * 8);
+		assert_int_equal(host_run(h, &c, NULL, 0, false, r, N / 2 * 4096, NULL), 0);
+		for (int i = 0; i < N / 2; i++)
+			assert_memory_equal(r + (size_t)i * 4096,
+					    w + (size_t)(half * N / 2 + i) * 1024, 4096);
+	}
+	free(pdu);
+	free(buf);
+	free(r);
+	free(w);
+}
+
 /*
  * Work the sockets cannot announce (a response completed outside the
  * transport's poll) makes the group's descriptor readable, so a host
@@ -1405,6 +1523,7 @@ int main(void)
 		T(test_io_icd_limit),
 		T(test_slow_reader),
 		T(test_gather_overflow),
+		T(test_stage_reads),
 		T(test_kick_wakes_group),
 		T(test_hot_connection),
 		T(test_congestion_control),
