@@ -446,6 +446,25 @@ static void test_r2t_windows(void **state)
 	free(r);
 }
 
+/* @n successful responses, one for each CID from @cid0 on, in any order. */
+static void expect_rsps(struct th *h, int n, uint16_t cid0)
+{
+	bool *seen = calloc((size_t)n, sizeof(*seen));
+	struct th_pdu p;
+
+	assert_non_null(seen);
+	for (int i = 0; i < n; i++) {
+		int k;
+
+		assert_int_equal(th_recv(h, &p), NVMFT_TCP_RSP);
+		assert_int_equal(nvmft_status_from_wire(p.h.rsp.cpl.status), 0);
+		k = le16toh(p.h.rsp.cpl.cid) - cid0;
+		assert_true(k >= 0 && k < n && !seen[k]);
+		seen[k] = true;
+	}
+	free(seen);
+}
+
 /* Many commands in one write, answered in whatever order they finish. */
 static void test_pipelined(void **state)
 {
@@ -454,7 +473,6 @@ static void test_pipelined(void **state)
 	struct th *h = io_up(e, 3, 0, 0, 0);
 	uint8_t w[N][BLOCK];
 	uint8_t *buf = malloc(N * TH_PDU_SIZE(BLOCK));
-	bool seen[N] = { false };
 	size_t n = 0;
 	struct th_pdu p;
 
@@ -468,15 +486,7 @@ static void test_pipelined(void **state)
 		n += th_build_cmd(h, buf + n, &c, w[i], BLOCK, 0);
 	}
 	assert_int_equal(th_send(h, buf, n), 0);
-	for (int i = 0; i < N; i++) {
-		int cid;
-
-		assert_int_equal(th_recv(h, &p), NVMFT_TCP_RSP);
-		assert_int_equal(nvmft_status_from_wire(p.h.rsp.cpl.status), 0);
-		cid = le16toh(p.h.rsp.cpl.cid) - 100;
-		assert_true(cid >= 0 && cid < N && !seen[cid]);
-		seen[cid] = true;
-	}
+	expect_rsps(h, N, 100);
 	/* Reads of all of it, also in one write. */
 	n = 0;
 	for (int i = 0; i < N; i++) {
@@ -870,6 +880,15 @@ static struct tcp_conn *target_conn(struct env *e, uint16_t qid)
 	return target_conn_except(e, qid, NULL);
 }
 
+/* Bytes waiting in the target's socket. */
+static int target_queued(const struct tcp_conn *tc)
+{
+	int queued = -1;
+
+	assert_int_equal(ioctl(tc->fd, FIONREAD, &queued), 0);
+	return queued;
+}
+
 /*
  * @n reads of @len bytes, the i-th at @slba + i * @step blocks with CID
  * @cid0 + i, sent in one write; returns the bytes sent.
@@ -958,7 +977,7 @@ static void test_gather_overflow(void **state)
 	enum { N = 300 };
 	static_assert(N * 4 > 2 * TCP_TX_IOV, "three gathers at least");
 	struct nvmft_transport_opts o;
-	int big = 1 << 20, queued = 0;
+	int big = 1 << 20;
 	uint8_t *w = malloc((size_t)N * BLOCK);
 	struct tcp_conn *tc;
 	struct th *h;
@@ -984,8 +1003,7 @@ static void test_gather_overflow(void **state)
 	}
 	n = send_reads(h, N, 0, 1, BLOCK, 1000);
 	/* All of it waits in the target's socket... */
-	assert_true(TU_UNTIL(SPIN, ioctl(tc->fd, FIONREAD, &queued) == 0 && (size_t)queued >= n,
-			     (void)0));
+	assert_true(TU_UNTIL(SPIN, (size_t)target_queued(tc) >= n, (void)0));
 	/* ...for one poll with the budget to take it: one flush answers all. */
 	assert_true(nvmft_poll_group_poll(e->pg, 4 * N) >= N);
 	assert_true(TAILQ_EMPTY(&tc->txq));
@@ -993,15 +1011,6 @@ static void test_gather_overflow(void **state)
 	expect_reads(h, N, BLOCK, 1000, w, BLOCK);
 	assert_false(tc->pollout);
 	free(w);
-}
-
-/* Bytes waiting in the target's socket. */
-static int target_queued(const struct tcp_conn *tc)
-{
-	int queued = -1;
-
-	assert_int_equal(ioctl(tc->fd, FIONREAD, &queued), 0);
-	return queued;
 }
 
 /* @n in-capsule writes of 4 KiB from @w, CIDs from @cid0, into @buf; returns the bytes. */
@@ -1018,21 +1027,6 @@ static size_t build_icd_writes(struct th *h, uint8_t *buf, int n, const uint8_t 
 		off += th_build_cmd(h, buf + off, &c, w + (size_t)i * 1024, 4096, 0);
 	}
 	return off;
-}
-
-/* @n successful responses, CIDs @cid0 and up in any order. */
-static void expect_rsps(struct th *h, int n, uint16_t cid0)
-{
-	struct th_pdu p;
-
-	for (int i = 0; i < n; i++) {
-		int cid;
-
-		assert_int_equal(th_recv(h, &p), NVMFT_TCP_RSP);
-		assert_int_equal(nvmft_status_from_wire(p.h.rsp.cpl.status), 0);
-		cid = le16toh(p.h.rsp.cpl.cid);
-		assert_true(cid >= cid0 && cid < cid0 + n);
-	}
 }
 
 /*
