@@ -379,6 +379,15 @@ static int tcp_pg_poll(void *arg, unsigned int budget)
 	return work;
 }
 
+/* Anonymous memory whose untouched pages cost nothing; NULL when there is none. */
+static void *tcp_map_lazy(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static int tcp_pg_add_qpair(void *arg, struct nvmft_qpair *qp)
 {
 	struct tcp_tpg *tpg = arg;
@@ -387,13 +396,10 @@ static int tcp_pg_add_qpair(void *arg, struct nvmft_qpair *qp)
 	uint32_t deepest;
 
 	c->tpg = tpg;
-	/* Untouched pages cost nothing: only what reads have filled is resident. */
-	c->stage = mmap(NULL, TCP_STAGE_SIZE, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (c->stage == MAP_FAILED) {
-		c->stage = NULL;
+	/* Only what reads have filled is resident. */
+	c->stage = tcp_map_lazy(TCP_STAGE_SIZE);
+	if (c->stage == NULL)
 		return -ENOMEM;
-	}
 	memset(&c->params, 0, sizeof(c->params));
 	/*
 	 * Every TTAG must fit 16 bits, for the deepest queue this transport
@@ -538,12 +544,10 @@ int tcp_conn_reserve(struct tcp_conn *c, uint32_t depth, uint32_t icd_cap)
 	if (b->reqs == NULL)
 		return -ENOMEM;
 	if (icd_cap > 0) {
-		/* Untouched pages cost nothing: only buffers that carry data get memory. */
+		/* Only buffers that carry data get memory. */
 		b->icd_bytes = (size_t)n * icd_cap;
-		b->icd = mmap(NULL, b->icd_bytes, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (b->icd == MAP_FAILED) {
-			b->icd = NULL;
+		b->icd = tcp_map_lazy(b->icd_bytes);
+		if (b->icd == NULL) {
 			tcp_block_free(b);
 			return -ENOMEM;
 		}
