@@ -465,6 +465,53 @@ static void expect_rsps(struct th *h, int n, uint16_t cid0)
 	free(seen);
 }
 
+/*
+ * @n reads of @len bytes, the i-th at @slba + i * @step blocks with CID
+ * @cid0 + i, sent in one write; returns the bytes sent.
+ */
+static size_t send_reads(struct th *h, int n, uint64_t slba, uint32_t step, uint32_t len,
+			 uint16_t cid0)
+{
+	uint8_t *buf = malloc((size_t)n * NVMFT_TCP_HDR_AREA_MAX);
+	size_t off = 0;
+
+	assert_non_null(buf);
+	for (int i = 0; i < n; i++) {
+		struct nvmft_cmd c = rw_cmd(false, slba + (uint64_t)i * step, len / BLOCK);
+
+		c.cid = htole16((uint16_t)(cid0 + i));
+		sgl_transport(&c, len);
+		off += th_build_cmd(h, buf + off, &c, NULL, 0, 0);
+	}
+	assert_int_equal(th_send(h, buf, off), 0);
+	free(buf);
+	return off;
+}
+
+/*
+ * @n in-capsule writes of @len bytes, the i-th at @slba + i * @len / BLOCK
+ * from @w + i * @stride with CID @cid0 + i, sent in one write; returns the
+ * bytes sent.
+ */
+static size_t send_writes(struct th *h, int n, uint64_t slba, uint32_t len, const uint8_t *w,
+			  size_t stride, uint16_t cid0)
+{
+	uint8_t *buf = malloc((size_t)n * TH_PDU_SIZE(len));
+	size_t off = 0;
+
+	assert_non_null(buf);
+	for (int i = 0; i < n; i++) {
+		struct nvmft_cmd c = rw_cmd(true, slba + (uint64_t)i * (len / BLOCK), len / BLOCK);
+
+		c.cid = htole16((uint16_t)(cid0 + i));
+		sgl_incapsule(&c, len);
+		off += th_build_cmd(h, buf + off, &c, w + (size_t)i * stride, len, 0);
+	}
+	assert_int_equal(th_send(h, buf, off), 0);
+	free(buf);
+	return off;
+}
+
 /* Many commands in one write, answered in whatever order they finish. */
 static void test_pipelined(void **state)
 {
@@ -472,31 +519,14 @@ static void test_pipelined(void **state)
 	enum { N = 24 };
 	struct th *h = io_up(e, 3, 0, 0, 0);
 	uint8_t w[N][BLOCK];
-	uint8_t *buf = malloc(N * TH_PDU_SIZE(BLOCK));
-	size_t n = 0;
 	struct th_pdu p;
 
-	assert_non_null(buf);
-	for (int i = 0; i < N; i++) {
-		struct nvmft_cmd c = rw_cmd(true, 1000 + (uint64_t)i, 1);
-
+	for (int i = 0; i < N; i++)
 		th_fill(w[i], BLOCK, 100 + (uint32_t)i);
-		c.cid = htole16((uint16_t)(100 + i));
-		sgl_incapsule(&c, BLOCK);
-		n += th_build_cmd(h, buf + n, &c, w[i], BLOCK, 0);
-	}
-	assert_int_equal(th_send(h, buf, n), 0);
+	send_writes(h, N, 1000, BLOCK, w[0], BLOCK, 100);
 	expect_rsps(h, N, 100);
 	/* Reads of all of it, also in one write. */
-	n = 0;
-	for (int i = 0; i < N; i++) {
-		struct nvmft_cmd c = rw_cmd(false, 1000 + (uint64_t)i, 1);
-
-		c.cid = htole16((uint16_t)(200 + i));
-		sgl_transport(&c, BLOCK);
-		n += th_build_cmd(h, buf + n, &c, NULL, 0, 0);
-	}
-	assert_int_equal(th_send(h, buf, n), 0);
+	send_reads(h, N, 1000, 1, BLOCK, 200);
 	for (int i = 0; i < N; i++) {
 		int cid;
 
@@ -510,7 +540,6 @@ static void test_pipelined(void **state)
 		assert_int_equal(th_recv(h, &p), NVMFT_TCP_RSP);
 		assert_int_equal(le16toh(p.h.rsp.cpl.cid), cid + 200);
 	}
-	free(buf);
 }
 
 /* The whole conversation, one byte per send(), with and without digests. */
@@ -889,29 +918,6 @@ static int target_queued(const struct tcp_conn *tc)
 	return queued;
 }
 
-/*
- * @n reads of @len bytes, the i-th at @slba + i * @step blocks with CID
- * @cid0 + i, sent in one write; returns the bytes sent.
- */
-static size_t send_reads(struct th *h, int n, uint64_t slba, uint32_t step, uint32_t len,
-			 uint16_t cid0)
-{
-	uint8_t *buf = malloc((size_t)n * NVMFT_TCP_HDR_AREA_MAX);
-	size_t off = 0;
-
-	assert_non_null(buf);
-	for (int i = 0; i < n; i++) {
-		struct nvmft_cmd c = rw_cmd(false, slba + (uint64_t)i * step, len / BLOCK);
-
-		c.cid = htole16((uint16_t)(cid0 + i));
-		sgl_transport(&c, len);
-		off += th_build_cmd(h, buf + off, &c, NULL, 0, 0);
-	}
-	assert_int_equal(th_send(h, buf, off), 0);
-	free(buf);
-	return off;
-}
-
 /* The answers to send_reads(), in order: the i-th read's data is @w + i * @stride. */
 static void expect_reads(struct th *h, int n, uint32_t len, uint16_t cid0, const uint8_t *w,
 			 size_t stride)
@@ -1013,22 +1019,6 @@ static void test_gather_overflow(void **state)
 	free(w);
 }
 
-/* @n in-capsule writes of 4 KiB from @w, CIDs from @cid0, into @buf; returns the bytes. */
-static size_t build_icd_writes(struct th *h, uint8_t *buf, int n, const uint8_t *w,
-			       uint16_t cid0)
-{
-	size_t off = 0;
-
-	for (int i = 0; i < n; i++) {
-		struct nvmft_cmd c = rw_cmd(true, 2000 + (uint64_t)i * 8, 4096 / BLOCK);
-
-		c.cid = htole16((uint16_t)(cid0 + i));
-		sgl_incapsule(&c, 4096);
-		off += th_build_cmd(h, buf + off, &c, w + (size_t)i * 1024, 4096, 0);
-	}
-	return off;
-}
-
 /*
  * How much one staged read takes (white box): a backlog of small PDUs in
  * one read; after a large data PDU, only TCP_STAGE_SMALL, so that more
@@ -1039,8 +1029,7 @@ static void test_stage_reads(void **state)
 {
 	struct env *e = *state;
 	enum { N = 48, BIG = 128 * 1024, HEAD = 8192 };
-	uint8_t *w = malloc(BIG), *r = malloc(BIG);
-	uint8_t *buf = malloc(N * TH_PDU_SIZE(4096)), *pdu = malloc(TH_PDU_SIZE(BIG));
+	uint8_t *w = malloc(BIG), *r = malloc(BIG), *pdu = malloc(TH_PDU_SIZE(BIG));
 	struct nvmft_cmd c;
 	struct tcp_conn *tc;
 	struct th_r2t r2t;
@@ -1050,7 +1039,6 @@ static void test_stage_reads(void **state)
 
 	assert_non_null(w);
 	assert_non_null(r);
-	assert_non_null(buf);
 	assert_non_null(pdu);
 	th_fill(w, BIG, 41);
 	h = io_up(e, 0, 0, 0, 0);
@@ -1059,10 +1047,9 @@ static void test_stage_reads(void **state)
 	/* Room for each batch in the target's socket before it reads any. */
 	assert_int_equal(setsockopt(tc->fd, SOL_SOCKET, SO_RCVBUF, &room, sizeof(room)), 0);
 
-	/* More than the small read, less than the stage. */
-	n = build_icd_writes(h, buf, N, w, 300);
+	/* More than the small read, less than the stage; the i-th block holds w + i KiB. */
+	n = send_writes(h, N, 2000, 4096, w, 1024, 300);
 	assert_true(n > TCP_STAGE_SMALL && n <= TCP_STAGE_SIZE);
-	assert_int_equal(th_send(h, buf, n), 0);
 	assert_true(TU_UNTIL(SPIN, (size_t)target_queued(tc) >= n, (void)0));
 	/* One PDU per pass: the reads, not the budget, decide what is taken. */
 	(void)nvmft_poll_group_poll(e->pg, 1);
@@ -1079,9 +1066,8 @@ static void test_stage_reads(void **state)
 	hdr = th_build_h2c(h, pdu, 400, r2t.ttag, 0, w, BIG, TH_F_LAST) - BIG;
 	assert_int_equal(th_send(h, pdu, hdr + HEAD), 0);
 	assert_true(POLL_UNTIL(e, target_queued(tc) == 0 && tc->rx.data_got == HEAD));
-	n = build_icd_writes(h, buf, N, w, 500);
 	assert_int_equal(th_send(h, pdu + hdr + HEAD, BIG - HEAD), 0);
-	assert_int_equal(th_send(h, buf, n), 0);
+	n = send_writes(h, N, 2000, 4096, w, 1024, 500);
 	assert_true(TU_UNTIL(SPIN, (size_t)target_queued(tc) >= BIG - HEAD + n, (void)0));
 	(void)nvmft_poll_group_poll(e->pg, 1);
 	assert_int_equal(target_queued(tc), n);
@@ -1102,7 +1088,6 @@ static void test_stage_reads(void **state)
 					    w + (size_t)(half * N / 2 + i) * 1024, 4096);
 	}
 	free(pdu);
-	free(buf);
 	free(r);
 	free(w);
 }
