@@ -182,7 +182,7 @@ static int tcp_socket(int family)
 }
 
 /* A port nobody listens on now (bind to 0, read it, close). */
-static unsigned int free_port(int family)
+static unsigned int free_port_once(int family)
 {
 	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
 	socklen_t len = sizeof(ss);
@@ -203,6 +203,31 @@ static unsigned int free_port(int family)
 	port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 				       : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	close(fd);
+	return port;
+}
+
+/*
+ * A port nobody listens on, and not one this process was given lately: a
+ * test that asks twice must get two ports (the kernel may hand the same
+ * free port out again once its probe socket is closed).
+ */
+static unsigned int free_port(int family)
+{
+	enum { REMEMBER = 16 };
+	static unsigned int given[REMEMBER];
+	static unsigned int count;
+	unsigned int port = 0;
+
+	for (int tries = 0; tries < 64; tries++) {
+		unsigned int i = 0;
+
+		port = free_port_once(family);
+		while (i < REMEMBER && given[i] != port)
+			i++;
+		if (port == 0 || i == REMEMBER)
+			break;
+	}
+	given[count++ % REMEMBER] = port;
 	return port;
 }
 
