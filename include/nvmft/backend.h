@@ -58,6 +58,15 @@ enum {
 	NVMFT_BACKEND_CAP_ZCOPY_READ = 1u << 5,
 	/* Deallocated blocks read back as zeroes. */
 	NVMFT_BACKEND_CAP_DEALLOC_ZEROES = 1u << 6,
+	/*
+	 * With NVMFT_BACKEND_CAP_ZCOPY_READ: the memory a read supplies is
+	 * never written while the backend exists (a null device's zeroes, a
+	 * read-only image).  The transport may then let the kernel read it by
+	 * reference after @ops->release (TCP splices large reads into the
+	 * socket instead of copying them), so a backend that reuses or
+	 * rewrites that memory must not claim this.
+	 */
+	NVMFT_BACKEND_CAP_CONST_READ = 1u << 7,
 };
 
 #define NVMFT_BACKEND_OPS_V1 1

@@ -780,7 +780,9 @@ static uint16_t io_parse_rw(struct nvmft_req *req, const struct nvmft_ns *ns,
 	case NVMFT_IO_READ:
 		if ((ns->caps & NVMFT_BACKEND_CAP_ZCOPY_READ) &&
 		    (qp->tr->ops->caps & NVMFT_TR_CAP_ZCOPY_READ))
-			req->flags |= NVMFT_REQ_F_ZCOPY;
+			req->flags |= NVMFT_REQ_F_ZCOPY |
+				      ((ns->caps & NVMFT_BACKEND_CAP_CONST_READ) ? NVMFT_REQ_F_CONST_DATA
+										  : 0);
 		req->execute = io_read_exec;
 		break;
 	case NVMFT_IO_WRITE:

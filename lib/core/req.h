@@ -73,6 +73,8 @@ enum {
 	NVMFT_REQ_F_ORPHAN = 1u << 10,    /* the host was answered before the backend completed */
 	NVMFT_REQ_F_ORPHAN_BE = 1u << 11, /* ... and the backend still owes its completion */
 	NVMFT_REQ_F_HOST_DONE = 1u << 12, /* ... and the transport has released it */
+	/* With NVMFT_REQ_F_BE_IOV: that memory is never written (NVMFT_BACKEND_CAP_CONST_READ). */
+	NVMFT_REQ_F_CONST_DATA = 1u << 13,
 };
 
 /* Iovec entries a request carries inline (pool chunks or backend memory). */

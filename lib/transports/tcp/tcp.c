@@ -165,6 +165,8 @@ static int tcp_conn_new(struct nvmft_listener *l, int fd, const struct sockaddr_
 		return -ENOMEM;
 	nvmft_qpair_init(&c->qp, l->tr, l);
 	c->fd = fd;
+	c->pipe_rd = -1;
+	c->pipe_wr = -1;
 	c->peer = *peer;
 	TAILQ_INIT(&c->txq);
 	TAILQ_INIT(&c->free_reqs);
@@ -451,6 +453,7 @@ static void tcp_qpair_disconnect(struct nvmft_qpair *qp)
 		close(c->fd);
 		c->fd = -1;
 	}
+	tcp_conn_pipe_close(c);
 	tcp_conn_drop_reqs(c);
 }
 
@@ -469,6 +472,7 @@ static void tcp_qpair_free(struct nvmft_qpair *qp)
 	/* Refused before any group took it: nothing but the socket exists. */
 	if (c->fd >= 0)
 		close(c->fd);
+	tcp_conn_pipe_close(c);
 	for (size_t i = 0; i < NVMFT_ARRAY_SIZE(c->blocks); i++)
 		tcp_block_free(&c->blocks[i]);
 	free(c->slots);

@@ -63,6 +63,17 @@ enum {
 	 * the receiving half of every packet runs on the sending core too.
 	 */
 	TCP_TX_IOV = 512,
+	/*
+	 * Read data at least this long from memory that is never written
+	 * (NVMFT_REQ_F_CONST_DATA) goes into the socket by reference, through
+	 * a pipe (vmsplice(), splice()), instead of being copied: three calls
+	 * instead of part of one, which pays once the copy they save is a few
+	 * pages long.  On loopback the copy was most of the core's time at
+	 * 128 KiB (doc/performance.md, "Large reads").
+	 */
+	TCP_SPLICE_MIN = 32768,
+	/* The pipe holds this much data by reference: a 128 KiB read per vmsplice(). */
+	TCP_PIPE_SIZE = 256 * 1024,
 	/* Linux sends admin data (Connect included) in-capsule up to 8 KiB. */
 	TCP_ADMIN_ICD = 8192,
 	TCP_SHORT_HDR = NVMFT_TCP_RSP_HLEN + NVMFT_TCP_DIGEST_LEN,
@@ -168,6 +179,17 @@ struct tcp_conn {
 	uint32_t term_off;
 	TAILQ_HEAD(, tcp_req) txq;
 	size_t tx_skip;         /* bytes of the head of txq already sent */
+	/*
+	 * Spliced read data: bytes in the pipe are as good as sent (the
+	 * pipe holds references to their pages) and leave it for the socket
+	 * before anything else is sent.  The pipe is made at the first
+	 * spliceable read; when it cannot be, the connection copies.
+	 */
+	int pipe_rd;
+	int pipe_wr;
+	uint32_t pipe_len;
+	bool no_splice;
+	uint64_t tx_spliced;    /* bytes sent by reference, for tests */
 
 	struct tcp_req **slots; /* by slot index */
 	uint32_t nslots;
@@ -266,6 +288,8 @@ void tcp_conn_terminate(struct tcp_conn *c, size_t len);
  * still to send (0: it ended on a PDU boundary).
  */
 size_t tcp_req_tx_trim(struct tcp_req *t, size_t sent);
+/* Close the spliced-send pipe and forget what it held (disconnect, free). */
+void tcp_conn_pipe_close(struct tcp_conn *c);
 /* Give back every request the transport holds (disconnect). */
 void tcp_conn_drop_reqs(struct tcp_conn *c);
 void tcp_req_complete(struct nvmft_req *req);

@@ -14,6 +14,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -100,7 +101,103 @@ struct tx_vec {
 	int max;
 	size_t skip; /* already sent: leave out */
 	size_t total;
+	/* The gather stopped at this request's data, to be spliced from splice_off on. */
+	struct tcp_req *splice;
+	size_t splice_off;
 };
+
+/* ---- Spliced sends ------------------------------------------------------------- */
+
+void tcp_conn_pipe_close(struct tcp_conn *c)
+{
+	if (c->pipe_rd >= 0) {
+		close(c->pipe_rd);
+		close(c->pipe_wr);
+	}
+	c->pipe_rd = -1;
+	c->pipe_wr = -1;
+	c->pipe_len = 0;
+}
+
+static bool pipe_open(struct tcp_conn *c)
+{
+	int p[2];
+
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) {
+		/* Out of descriptors: this connection copies, as it did before. */
+		nvmft_debug(io_log(c), "tcp: qid %u: no pipe for spliced reads: %s", c->qp.qid,
+			    strerror(errno));
+		c->no_splice = true;
+		return false;
+	}
+	/* A smaller pipe (the system's limit) only means more calls per read. */
+	(void)fcntl(p[1], F_SETPIPE_SZ, TCP_PIPE_SIZE);
+	c->pipe_rd = p[0];
+	c->pipe_wr = p[1];
+	return true;
+}
+
+/*
+ * The kernel may read @t's data by reference only if nobody ever writes it:
+ * it reads it when the host's side takes it in, after the request is gone.
+ */
+static bool tx_can_splice(struct tcp_conn *c, const struct tcp_req *t)
+{
+	const uint16_t both = NVMFT_REQ_F_BE_IOV | NVMFT_REQ_F_CONST_DATA;
+
+	if ((t->req.flags & both) != both || t->req.length < TCP_SPLICE_MIN || c->no_splice)
+		return false;
+	return c->pipe_wr >= 0 || pipe_open(c);
+}
+
+/* Move the pipe's bytes into the socket: 1 when it emptied, 0 when the socket is full, -1 on error. */
+static int tx_pipe_drain(struct tcp_conn *c)
+{
+	while (c->pipe_len > 0) {
+		ssize_t r = splice(c->pipe_rd, NULL, c->fd, NULL, c->pipe_len,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		}
+		if (r == 0)
+			return -1;
+		c->pipe_len -= (uint32_t)r;
+		c->tx_spliced += (uint64_t)r;
+		if (c->pollout)
+			c->tx_progress_ms = nvmft_now_ms();
+	}
+	return 1;
+}
+
+/* Put @t's data from @off on into the pipe by reference; the bytes taken, or -1. */
+static ssize_t tx_pipe_fill(struct tcp_conn *c, const struct tcp_req *t, size_t off)
+{
+	struct iovec iov[NVMFT_REQ_INLINE_IOV];
+	size_t left = t->req.length - off;
+	int n = 0;
+	ssize_t r;
+
+	for (int i = 0; i < t->req.iovcnt && left > 0; i++) {
+		size_t l = t->req.iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		iov[n].iov_base = (uint8_t *)t->req.iov[i].iov_base + off;
+		iov[n].iov_len = NVMFT_MIN(l - off, left);
+		left -= iov[n].iov_len;
+		off = 0;
+		n++;
+	}
+	do
+		r = vmsplice(c->pipe_wr, iov, (unsigned long)n, SPLICE_F_NONBLOCK);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
 
 static bool tx_add(struct tx_vec *v, const void *p, size_t len)
 {
@@ -131,6 +228,18 @@ static bool tx_add_req(struct tx_vec *v, struct tcp_req *t)
 
 		if (!tx_add(v, t->c2h_hdr, t->c2h_hdr_len))
 			return false;
+		if (tx_can_splice(t->c, t)) {
+			if (v->skip < left) {
+				/* Ends the gather: the data goes by the pipe, the rest after it. */
+				v->splice = t;
+				v->splice_off = v->skip;
+				v->skip = 0;
+				return false;
+			}
+			/* All of it is in the pipe (or beyond) already. */
+			v->skip -= left;
+			left = 0;
+		}
 		/* Zero copy: the entries point at pool or backend memory. */
 		for (int i = 0; i < req->iovcnt && left > 0; i++) {
 			size_t l = NVMFT_MIN(req->iov[i].iov_len, left);
@@ -275,6 +384,14 @@ static void tx_off_flush_list(struct tcp_conn *c)
 	}
 }
 
+/* The socket is full: it says when it has room again. */
+static int tx_wait_room(struct tcp_conn *c, int sent)
+{
+	tx_off_flush_list(c);
+	tx_pollout(c, true);
+	return sent;
+}
+
 int tcp_conn_flush(struct tcp_conn *c)
 {
 	int sent = 0;
@@ -288,6 +405,18 @@ int tcp_conn_flush(struct tcp_conn *c)
 		bool all = true;
 		ssize_t r;
 
+		/* What the pipe holds comes before anything queued behind it. */
+		if (c->pipe_len > 0) {
+			int rc = tx_pipe_drain(c);
+
+			if (rc < 0) {
+				tcp_conn_close(c, "splice failed");
+				return sent;
+			}
+			if (rc == 0)
+				return tx_wait_room(c, sent);
+			sent = 1;
+		}
 		if (c->ctl_off < c->ctl_len)
 			tx_add(&v, c->ctl + c->ctl_off, c->ctl_len - c->ctl_off);
 		v.skip = c->tx_skip;
@@ -299,30 +428,42 @@ int tcp_conn_flush(struct tcp_conn *c)
 		}
 		if (all && c->term_off < c->term_len)
 			tx_add(&v, c->term + c->term_off, c->term_len - c->term_off);
-		if (v.total == 0)
+		if (v.total == 0 && v.splice == NULL)
 			break;
-		msg.msg_iovlen = (size_t)v.n;
-		r = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				/* The socket says when it has room again. */
-				tx_off_flush_list(c);
-				tx_pollout(c, true);
+		if (v.n > 0) {
+			msg.msg_iovlen = (size_t)v.n;
+			/* Spliced data follows at once: no segment for the header alone. */
+			r = sendmsg(c->fd, &msg,
+				    MSG_NOSIGNAL | MSG_DONTWAIT | (v.splice != NULL ? MSG_MORE : 0));
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return tx_wait_room(c, sent);
+				tcp_conn_close(c, "send failed");
 				return sent;
 			}
-			tcp_conn_close(c, "send failed");
-			return sent;
+			sent = 1;
+			if (c->pollout)
+				c->tx_progress_ms = nvmft_now_ms();
+			tx_consume(c, (size_t)r);
+			if ((size_t)r < v.total)
+				return tx_wait_room(c, sent);
 		}
-		sent = 1;
-		if (c->pollout)
-			c->tx_progress_ms = nvmft_now_ms();
-		tx_consume(c, (size_t)r);
-		if ((size_t)r < v.total) {
-			tx_off_flush_list(c);
-			tx_pollout(c, true);
-			return sent;
+		if (v.splice != NULL) {
+			/* The pipe is empty here, so it takes at least a page. */
+			r = tx_pipe_fill(c, v.splice, v.splice_off);
+			if (r <= 0) {
+				/* Copy this and every later read instead. */
+				nvmft_debug(io_log(c), "tcp: qid %u: vmsplice: %s; reads are copied",
+					    c->qp.qid, r < 0 ? strerror(errno) : "no progress");
+				c->no_splice = true;
+				continue;
+			}
+			/* In the pipe the bytes are as good as sent: the drain above moves them. */
+			c->pipe_len += (uint32_t)r;
+			tx_consume(c, (size_t)r);
+			continue;
 		}
 		/*
 		 * All of it went: go round again only if finishing those requests

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Null backend: zeroes out, writes gone, zero-copy reads from one shared
- * read-only region (repeated for large reads), and every rejection.
+ * read-only region (repeated for large reads), large reads from a small
+ * region of real pages, and every rejection.
  */
 #include <errno.h>
 #include <endian.h>
@@ -11,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -131,7 +134,8 @@ static void test_create_props(void **state)
 	assert_int_equal(nvmft_backend_get_caps(f->be),
 			 NVMFT_BACKEND_CAP_FUA | NVMFT_BACKEND_CAP_WRITE_ZEROES |
 				 NVMFT_BACKEND_CAP_DEALLOCATE | NVMFT_BACKEND_CAP_DEALLOC_ZEROES |
-				 NVMFT_BACKEND_CAP_COMPARE | NVMFT_BACKEND_CAP_ZCOPY_READ);
+				 NVMFT_BACKEND_CAP_COMPARE | NVMFT_BACKEND_CAP_ZCOPY_READ |
+				 NVMFT_BACKEND_CAP_CONST_READ);
 	assert_int_equal(f->be->ops->version, NVMFT_BACKEND_OPS_V1);
 	assert_null(f->be->ops->channel_poll);
 }
@@ -232,6 +236,66 @@ static void test_zcopy_read_large(void **state)
 	treq_init(f, &t, NVMFT_IO_READ, 0, (64u << 20) / BS + 1, NULL, 0);
 	t.req.flags = NVMFT_REQ_F_ZCOPY;
 	reject(f, &t, -E2BIG);
+}
+
+/* Pages of [p, p + len) in memory: the shared zero page does not count. */
+static size_t resident_pages(void *p, size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = (len + pg - 1) / pg, in = 0;
+	unsigned char *vec = malloc(n);
+
+	assert_non_null(vec);
+	assert_int_equal(mincore(p, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	free(vec);
+	return in;
+}
+
+static void test_zcopy_read_real_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct treq t;
+	void *lazy, *real;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	/* A small read gets the lazy region, and makes no real pages. */
+	treq_init(f, &t, NVMFT_IO_READ, 0, 2, NULL, 0);
+	t.req.flags = NVMFT_REQ_F_ZCOPY;
+	assert_int_equal(run(f, &t), 0);
+	lazy = t.req.iov[0].iov_base;
+	assert_int_equal(resident_pages(lazy, 4u << 20), 0);
+
+	/* 16 KiB and more: 128 KiB of real, zeroed pages, made once. */
+	treq_init(f, &t, NVMFT_IO_READ, 7, (128u << 10) / BS, NULL, 0);
+	t.req.flags = NVMFT_REQ_F_ZCOPY;
+	assert_int_equal(run(f, &t), 0);
+	assert_int_equal(t.req.iovcnt, 1);
+	real = t.req.iov[0].iov_base;
+	assert_ptr_not_equal(real, lazy);
+	assert_int_equal(resident_pages(real, 128u << 10), (128u << 10) / pg);
+	assert_true(all_zero(real, 128u << 10));
+	treq_init(f, &t, NVMFT_IO_READ, 0, (16u << 10) / BS, NULL, 0);
+	t.req.flags = NVMFT_REQ_F_ZCOPY;
+	assert_int_equal(run(f, &t), 0);
+	assert_ptr_equal(t.req.iov[0].iov_base, real);
+
+	/* Up to 16 times its size repeats it... */
+	treq_init(f, &t, NVMFT_IO_READ, 0, (2u << 20) / BS, NULL, 0);
+	t.req.flags = NVMFT_REQ_F_ZCOPY;
+	assert_int_equal(run(f, &t), 0);
+	assert_int_equal(t.req.iovcnt, 16);
+	for (int i = 0; i < 16; i++) {
+		assert_ptr_equal(t.req.iov[i].iov_base, real);
+		assert_int_equal(t.req.iov[i].iov_len, 128u << 10);
+	}
+	/* ...beyond, the lazy region serves, and still costs nothing. */
+	treq_init(f, &t, NVMFT_IO_READ, 0, (2u << 20) / BS + 1, NULL, 0);
+	t.req.flags = NVMFT_REQ_F_ZCOPY;
+	assert_int_equal(run(f, &t), 0);
+	assert_int_equal(t.req.iovcnt, 1);
+	assert_ptr_equal(t.req.iov[0].iov_base, lazy);
+	assert_int_equal(resident_pages(lazy, 4u << 20), 0);
 }
 
 static void test_zcopy_read_tiny_device(void **state)
@@ -335,6 +399,7 @@ int main(void)
 		T(test_write_is_discarded),
 		T(test_zcopy_read),
 		T(test_zcopy_read_large),
+		T(test_zcopy_read_real_pages),
 		cmocka_unit_test_setup_teardown(test_zcopy_read_tiny_device, setup_tiny, teardown),
 		T(test_compare),
 		T(test_zeroes_dealloc_flush),

@@ -18,7 +18,9 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -48,6 +50,7 @@ struct env {
 	struct nvmft_subsystem *ss;
 	struct nvmft_backend *be;
 	struct nvmft_ns *ns;
+	struct nvmft_backend *null_be; /* NSID 2 when a test adds it (add_null_ns()) */
 	char port[32];
 	struct th *hosts[MAX_HOSTS];
 	int nhosts;
@@ -121,6 +124,8 @@ static void env_fini(struct env *e)
 	nvmft_target_poll(e->tgt);
 	nvmft_target_free(e->tgt);
 	nvmft_backend_free(e->be);
+	if (e->null_be != NULL)
+		nvmft_backend_free(e->null_be);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -1092,6 +1097,200 @@ static void test_stage_reads(void **state)
 	free(w);
 }
 
+/* NSID 2, a null namespace: its reads come from memory nobody ever writes. */
+static void add_null_ns(struct env *e)
+{
+	struct nvmft_ns *ns;
+	int added = 1;
+
+	assert_int_equal(nvmft_backend_null_new("tcp-null", NS_BLOCKS, BLOCK, &e->null_be), 0);
+	assert_int_equal(nvmft_ns_add(e->ss, e->null_be, NULL, done_cb, &added, &ns), 0);
+	assert_true(POLL_UNTIL(e, added != 1));
+	assert_int_equal(added, 0);
+	assert_int_equal(nvmft_ns_get_nsid(ns), 2);
+}
+
+/* add_null_ns(), then an I/O queue with digests @dgst; its target side in *@tc. */
+static struct th *null_io_up(struct env *e, uint8_t dgst, struct tcp_conn **tc)
+{
+	struct th *h;
+
+	add_null_ns(e);
+	h = io_up(e, dgst, 0, 0, 0);
+	*tc = target_conn(e, 1);
+	assert_non_null(*tc);
+	return h;
+}
+
+/* A read of @len bytes from @nsid with CID @cid, appended at @buf + *@off. */
+static void add_read(struct th *h, uint8_t *buf, size_t *off, uint32_t nsid, uint64_t slba,
+		     uint32_t len, uint16_t cid)
+{
+	struct nvmft_cmd c = th_rw_cmd(false, nsid, slba, len / BLOCK);
+
+	c.cid = htole16(cid);
+	sgl_transport(&c, len);
+	*off += th_build_cmd(h, buf + *off, &c, NULL, 0, 0);
+}
+
+/* The next PDUs are @cid's C2HData of @len bytes equal to @want (NULL: zeroes) and its response. */
+static void expect_read(struct th *h, uint16_t cid, uint32_t len, const uint8_t *want)
+{
+	struct th_pdu p;
+
+	assert_int_equal(th_recv(h, &p), NVMFT_TCP_C2H_DATA);
+	assert_int_equal(le16toh(p.h.data.cccid), cid);
+	assert_false(p.ddgst_err);
+	assert_int_equal(p.data_len, len);
+	if (want != NULL)
+		assert_memory_equal(p.data, want, len);
+	else
+		for (uint32_t i = 0; i < len; i++)
+			assert_int_equal(p.data[i], 0);
+	assert_int_equal(th_recv(h, &p), NVMFT_TCP_RSP);
+	assert_int_equal(le16toh(p.h.rsp.cpl.cid), cid);
+	assert_int_equal(nvmft_status_from_wire(p.h.rsp.cpl.status), 0);
+}
+
+/*
+ * Large reads from memory nobody writes (the null backend) go into the
+ * socket by reference, through the connection's pipe (white box:
+ * tx_spliced counts their data bytes and nothing else); small ones and
+ * the RAM backend's are copied.  Interleaved, with digests, into a send
+ * buffer smaller than one read and a host reading 777 bytes at a time:
+ * the target waits for room with data in the pipe, and every PDU arrives
+ * whole and in order.
+ */
+static void test_spliced_reads(void **state)
+{
+	struct env *e = *state;
+	enum { N = 6, BIG = 128 * 1024, SMALL = TCP_SPLICE_MIN - BLOCK };
+	uint8_t *w = malloc(BIG), *buf = malloc(3 * N * NVMFT_TCP_HDR_AREA_MAX);
+	int small = 4096;
+	struct tcp_conn *tc;
+	size_t off = 0;
+	struct th *h;
+
+	assert_non_null(w);
+	assert_non_null(buf);
+	h = null_io_up(e, 3, &tc);
+	th_fill(w, BIG, 51);
+	{
+		struct nvmft_cmd c = rw_cmd(true, 512, BIG / BLOCK);
+
+		assert_int_equal(host_run(h, &c, w, BIG, false, NULL, 0, NULL), 0);
+	}
+	assert_int_equal(tc->tx_spliced, 0);
+	assert_int_equal(setsockopt(tc->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (int i = 0; i < N; i++) {
+		add_read(h, buf, &off, 2, (uint64_t)i * 8, BIG, (uint16_t)(100 + 3 * i));
+		add_read(h, buf, &off, 2, 0, SMALL, (uint16_t)(101 + 3 * i));
+		add_read(h, buf, &off, 1, 512, BIG, (uint16_t)(102 + 3 * i));
+	}
+	assert_int_equal(th_send(h, buf, off), 0);
+	/* Nobody reads: the socket fills and the target waits for room. */
+	assert_true(POLL_UNTIL(e, tc->pollout));
+	th_set_recv_chunk(h, 777);
+	for (int i = 0; i < N; i++) {
+		expect_read(h, (uint16_t)(100 + 3 * i), BIG, NULL);
+		expect_read(h, (uint16_t)(101 + 3 * i), SMALL, NULL);
+		expect_read(h, (uint16_t)(102 + 3 * i), BIG, w);
+	}
+	assert_true(POLL_UNTIL(e, !tc->pollout && TAILQ_EMPTY(&tc->txq)));
+	assert_int_equal(tc->pipe_len, 0);
+	assert_true(tc->pipe_rd >= 0);
+	assert_int_equal(tc->tx_spliced, (uint64_t)N * BIG);
+	assert_quiet(h);
+	free(buf);
+	free(w);
+}
+
+/*
+ * A fatal error while spliced data waits in the pipe: what the pipe holds
+ * still goes first, the read it belongs to ends whole, nothing queued
+ * after it starts, and the C2HTermReq follows.
+ */
+static void test_spliced_term(void **state)
+{
+	struct env *e = *state;
+	enum { N = 16, BIG = 128 * 1024 };
+	uint8_t *buf = malloc(N * NVMFT_TCP_HDR_AREA_MAX), bad[NVMFT_TCP_HDR_AREA_MAX];
+	int small = 4096, whole = 0;
+	struct nvmft_cmd c;
+	struct tcp_conn *tc;
+	struct th_pdu p;
+	size_t off = 0, n;
+	struct th *h;
+	int r;
+
+	assert_non_null(buf);
+	h = null_io_up(e, 0, &tc);
+	assert_int_equal(setsockopt(tc->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (int i = 0; i < N; i++)
+		add_read(h, buf, &off, 2, 0, BIG, (uint16_t)(200 + i));
+	assert_int_equal(th_send(h, buf, off), 0);
+	assert_true(POLL_UNTIL(e, tc->pollout && tc->pipe_len > 0));
+	/* A CapsuleCmd whose type says CapsuleResp. */
+	memset(&c, 0, sizeof(c));
+	c.opcode = nvme_admin_keep_alive;
+	n = nvmft_tcp_enc_cmd(bad, th_params(h), &c, 0);
+	bad[0] ^= NVMFT_TCP_CMD ^ NVMFT_TCP_RSP;
+	assert_int_equal(th_send(h, bad, n), 0);
+	assert_true(POLL_UNTIL(e, tc->terminating));
+	th_set_recv_chunk(h, 4096);
+	while ((r = th_recv(h, &p)) == NVMFT_TCP_C2H_DATA || r == NVMFT_TCP_RSP) {
+		if (r == NVMFT_TCP_RSP)
+			continue;
+		assert_int_equal(le16toh(p.h.data.cccid), 200 + whole);
+		assert_int_equal(p.data_len, BIG);
+		whole++;
+	}
+	assert_int_equal(r, NVMFT_TCP_C2H_TERM);
+	assert_int_equal(le16toh(p.h.term.fes), NVMFT_TCP_FES_INVALID_HEADER_FIELD);
+	assert_true(whole >= 1 && whole < N);
+	assert_int_equal(th_expect_closed(h), 0);
+	/* Gone, pipe and all; the admin queue stays. */
+	assert_true(POLL_UNTIL(e, e->tr->num_connections == 1));
+	free(buf);
+}
+
+/*
+ * No descriptors left for a pipe: the connection copies its large reads
+ * instead, and says nothing to the host about it.
+ */
+static void test_splice_no_pipe(void **state)
+{
+	struct env *e = *state;
+	enum { BIG = 128 * 1024 };
+	uint8_t *buf = malloc(2 * NVMFT_TCP_HDR_AREA_MAX);
+	struct rlimit old, tight;
+	struct tcp_conn *tc;
+	size_t off = 0;
+	struct th *h;
+	int fd;
+
+	assert_non_null(buf);
+	h = null_io_up(e, 0, &tc);
+	/* The next descriptor number is the last one allowed: a pipe needs two. */
+	fd = dup(0);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	tight = old;
+	tight.rlim_cur = (rlim_t)fd + 1;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+	add_read(h, buf, &off, 2, 0, BIG, 300);
+	add_read(h, buf, &off, 2, 64, BIG, 301);
+	assert_int_equal(th_send(h, buf, off), 0);
+	expect_read(h, 300, BIG, NULL);
+	expect_read(h, 301, BIG, NULL);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_true(tc->no_splice);
+	assert_true(tc->pipe_rd < 0);
+	assert_int_equal(tc->tx_spliced, 0);
+	free(buf);
+}
+
 /*
  * Work the sockets cannot announce (a response completed outside the
  * transport's poll) makes the group's descriptor readable, so a host
@@ -1503,6 +1702,9 @@ int main(void)
 		T(test_slow_reader),
 		T(test_gather_overflow),
 		T(test_stage_reads),
+		T(test_spliced_reads),
+		T(test_spliced_term),
+		T(test_splice_no_pipe),
 		T(test_kick_wakes_group),
 		T(test_hot_connection),
 		T(test_congestion_control),
