@@ -15,6 +15,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -150,26 +152,42 @@ static bool tx_can_splice(struct tcp_conn *c, const struct tcp_req *t)
 	return c->pipe_wr >= 0 || pipe_open(c);
 }
 
-/* Move the pipe's bytes into the socket: 1 when it emptied, 0 when the socket is full, -1 on error. */
-static int tx_pipe_drain(struct tcp_conn *c)
+/*
+ * splice() into a socket the host has closed raises SIGPIPE: it has no
+ * MSG_NOSIGNAL.  The library installs no handlers and must not kill its
+ * host application, so SIGPIPE is blocked on this thread around the calls,
+ * and one they raised is taken back before the old mask returns.
+ */
+static int tx_pipe_splice(struct tcp_conn *c)
 {
+	sigset_t pipe_set, old;
+	int rc = 1;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 	while (c->pipe_len > 0) {
 		ssize_t r = splice(c->pipe_rd, NULL, c->fd, NULL, c->pipe_len,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EPIPE && !sigismember(&old, SIGPIPE)) {
+			const struct timespec now = { 0, 0 };
+
+			(void)sigtimedwait(&pipe_set, NULL, &now);
 		}
-		if (r == 0)
-			return -1;
+		if (r <= 0) {
+			rc = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+			break;
+		}
 		c->pipe_len -= (uint32_t)r;
 		c->tx_spliced += (uint64_t)r;
 		if (c->pollout)
 			c->tx_progress_ms = nvmft_now_ms();
 	}
-	return 1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 /* Put @t's data from @off on into the pipe by reference; the bytes taken, or -1. */
@@ -407,7 +425,7 @@ int tcp_conn_flush(struct tcp_conn *c)
 
 		/* What the pipe holds comes before anything queued behind it. */
 		if (c->pipe_len > 0) {
-			int rc = tx_pipe_drain(c);
+			int rc = tx_pipe_splice(c);
 
 			if (rc < 0) {
 				tcp_conn_close(c, "splice failed");
@@ -460,7 +478,7 @@ int tcp_conn_flush(struct tcp_conn *c)
 				c->no_splice = true;
 				continue;
 			}
-			/* In the pipe the bytes are as good as sent: the drain above moves them. */
+			/* In the pipe the bytes are as good as sent: tx_pipe_splice() moves them. */
 			c->pipe_len += (uint32_t)r;
 			tx_consume(c, (size_t)r);
 			continue;

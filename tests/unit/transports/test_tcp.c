@@ -8,6 +8,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1254,6 +1255,59 @@ static void test_spliced_term(void **state)
 	free(buf);
 }
 
+static volatile sig_atomic_t sigpipes;
+
+static void count_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
+
+/*
+ * The host closes while spliced data waits in the pipe: splice() into a
+ * socket whose peer is gone fails with EPIPE and, unlike sendmsg() with
+ * MSG_NOSIGNAL, raises SIGPIPE, which by default kills the process.  The
+ * target must neither let it through nor leave it pending.
+ */
+static void test_spliced_peer_gone(void **state)
+{
+	struct env *e = *state;
+	enum { N = 16, BIG = 128 * 1024 };
+	uint8_t *buf = malloc(N * NVMFT_TCP_HDR_AREA_MAX), sink[65536];
+	struct sigaction sa = { .sa_handler = count_sigpipe }, old_sa;
+	int small = 4096, fd;
+	struct tcp_conn *tc;
+	sigset_t pending;
+	size_t off = 0;
+	struct th *h;
+
+	assert_non_null(buf);
+	h = null_io_up(e, 0, &tc);
+	assert_int_equal(setsockopt(tc->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (int i = 0; i < N; i++)
+		add_read(h, buf, &off, 2, 0, BIG, (uint16_t)(400 + i));
+	assert_int_equal(th_send(h, buf, off), 0);
+	assert_true(POLL_UNTIL(e, tc->pollout && tc->pipe_len > 0));
+	/* Take in what arrived, then close: a FIN, the target's socket in CLOSE_WAIT. */
+	fd = th_fd(h);
+	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGPIPE, &sa, &old_sa), 0);
+	sigpipes = 0;
+	host_drop_last(e);
+	/* What the target sends now is answered with a reset; what it sends after that, EPIPE. */
+	for (int i = 0; i < 8 && !tc->dead; i++)
+		tcp_conn_flush(tc);
+	assert_int_equal(sigpipes, 0);
+	assert_true(tc->dead);
+	assert_int_equal(sigpending(&pending), 0);
+	assert_false(sigismember(&pending, SIGPIPE));
+	assert_int_equal(sigaction(SIGPIPE, &old_sa, NULL), 0);
+	assert_true(POLL_UNTIL(e, e->tr->num_connections == 1));
+	free(buf);
+}
+
 /*
  * No descriptors left for a pipe: the connection copies its large reads
  * instead, and says nothing to the host about it.
@@ -1704,6 +1758,7 @@ int main(void)
 		T(test_stage_reads),
 		T(test_spliced_reads),
 		T(test_spliced_term),
+		T(test_spliced_peer_gone),
 		T(test_splice_no_pipe),
 		T(test_kick_wakes_group),
 		T(test_hot_connection),
