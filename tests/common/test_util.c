@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <nvmft/nvmft.h>
 
@@ -77,4 +80,51 @@ void tu_sgl_keyed(struct nvmft_cmd *c, uint64_t addr, uint32_t len, uint32_t key
 	s->keyed.length[2] = (uint8_t)(len >> 16);
 	s->keyed.key = htole32(key);
 	s->keyed.type = (uint8_t)(NVMFT_SGL_TYPE_KEYED_DATA_BLOCK << 4 | subtype);
+}
+
+/* A port nobody listens on now (bind to 0, read it, close), or 0. */
+static unsigned int free_port_once(int family)
+{
+	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
+	socklen_t len = sizeof(ss);
+	unsigned int port = 0;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	if (bind(fd, (struct sockaddr *)&ss,
+		 family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					       : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	close(fd);
+	return port;
+}
+
+/*
+ * The kernel may hand the same free port out again once its probe socket
+ * is closed, so a test that asks twice could get one port twice.
+ */
+unsigned int tu_free_port(int family)
+{
+	enum { REMEMBER = 16 };
+	static unsigned int given[REMEMBER];
+	static unsigned int count;
+	unsigned int port = 0;
+
+	for (int tries = 0; tries < 64; tries++) {
+		unsigned int i = 0;
+
+		port = free_port_once(family);
+		while (i < REMEMBER && given[i] != port)
+			i++;
+		if (port == 0 || i == REMEMBER)
+			break;
+	}
+	given[count++ % REMEMBER] = port;
+	return port;
 }

@@ -11,6 +11,12 @@
 void tu_fill_pattern(void *buf, size_t len, uint32_t seed);
 /* A private temporary directory (removed by tu_rmtree); returns a malloc'd path. */
 char *tu_mkdtemp(void);
+/*
+ * A TCP port on the loopback address of @family (AF_INET or AF_INET6) that
+ * nobody listens on now and that this process was not given in its last
+ * 16 calls; 0 when none could be had.
+ */
+unsigned int tu_free_port(int family);
 void tu_rmtree(const char *path);
 
 struct nvmft_cmd;

@@ -95,8 +95,6 @@ void rt_assert_json_equal(json_t *a, json_t *b, const char *what);
 /* Whether the library was built with transport @trtype. */
 bool rt_lib_has(enum nvmft_trtype trtype);
 
-/* A free TCP port on 127.0.0.1 (bound once, then closed). */
-unsigned int rt_free_port(void);
 
 /* Create a file of @bytes zero bytes at @path. */
 void rt_make_file(const char *path, size_t bytes);

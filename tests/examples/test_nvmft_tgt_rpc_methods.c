@@ -34,6 +34,7 @@
 #include <nvmft/transport.h>
 
 #include "rpc_test_util.h"
+#include "test_util.h"
 #include "tcp_host.h"
 
 static const char *fixture_path;
@@ -129,12 +130,12 @@ static void test_spdk_replay(void **state)
 	rt_up(&t, extra);
 	c = rt_client(&t);
 	{
-		unsigned int pa = rt_free_port();
+		unsigned int pa = tu_free_port(AF_INET);
 
 		spdk_like_state(c, pa);
 		host_up(CNODE1, pa, &admin, &io);
 	}
-	snprintf(port_b, sizeof(port_b), "%u", rt_free_port());
+	snprintf(port_b, sizeof(port_b), "%u", tu_free_port(AF_INET));
 	json_array_foreach(fixture, i, e) {
 		json_t *req = json_deep_copy(json_object_get(e, "request"));
 		json_t *want = json_object_get(e, "response");
@@ -389,7 +390,7 @@ static void build_state(struct rpc_client *c, const char *file, unsigned int p1,
 
 static void test_save_load_roundtrip(void **state)
 {
-	unsigned int p1 = rt_free_port(), p2 = rt_free_port(), p3 = rt_free_port();
+	unsigned int p1 = tu_free_port(AF_INET), p2 = tu_free_port(AF_INET), p3 = tu_free_port(AF_INET);
 	json_t *saved, *subs, *bdevs, *again, *j;
 	struct rpc_client *c;
 	struct rt_tgt a, b;
@@ -475,7 +476,7 @@ static void load_fails(struct rpc_client *c, const char *cfg, int code, const ch
 
 static void test_load_all_or_nothing(void **state)
 {
-	unsigned int busy_port, p1 = rt_free_port();
+	unsigned int busy_port, p1 = tu_free_port(AF_INET);
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	json_t *before, *after;
 	struct rpc_client *c;
@@ -601,8 +602,8 @@ static void test_load_spdk_saved(void **state)
 	cfg = json_load_file(saved_path, 0, &jerr);
 	if (cfg == NULL)
 		fail_msg("%s: %s", saved_path, jerr.text);
-	snprintf(p4, sizeof(p4), "%u", rt_free_port());
-	snprintf(p6, sizeof(p6), "%u", rt_free_port());
+	snprintf(p4, sizeof(p4), "%u", tu_free_port(AF_INET));
+	snprintf(p6, sizeof(p6), "%u", tu_free_port(AF_INET));
 	replace_port(cfg, "44320", p4);
 	replace_port(cfg, "44321", p6);
 	rt_up(&t, NULL);

@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "tcp_host.h"
+#include "test_util.h"
 
 /* Bounds: 100 ms steps, so 600 steps is a minute on a loaded machine. */
 #define STEP_MS 100
@@ -181,56 +182,6 @@ static int tcp_socket(int family)
 	return fd;
 }
 
-/* A port nobody listens on now (bind to 0, read it, close). */
-static unsigned int free_port_once(int family)
-{
-	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
-	socklen_t len = sizeof(ss);
-	unsigned int port;
-	int fd = tcp_socket(family);
-
-	if (family == AF_INET)
-		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else
-		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
-	if (bind(fd, (struct sockaddr *)&ss,
-		 family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) <
-	    0) {
-		close(fd);
-		return 0;
-	}
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-	port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-				       : ((struct sockaddr_in6 *)&ss)->sin6_port);
-	close(fd);
-	return port;
-}
-
-/*
- * A port nobody listens on, and not one this process was given lately: a
- * test that asks twice must get two ports (the kernel may hand the same
- * free port out again once its probe socket is closed).
- */
-static unsigned int free_port(int family)
-{
-	enum { REMEMBER = 16 };
-	static unsigned int given[REMEMBER];
-	static unsigned int count;
-	unsigned int port = 0;
-
-	for (int tries = 0; tries < 64; tries++) {
-		unsigned int i = 0;
-
-		port = free_port_once(family);
-		while (i < REMEMBER && given[i] != port)
-			i++;
-		if (port == 0 || i == REMEMBER)
-			break;
-	}
-	given[count++ % REMEMBER] = port;
-	return port;
-}
-
 static int tcp_connect(int family, unsigned int port)
 {
 	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
@@ -310,7 +261,7 @@ static void expect_ready_line(const struct tgt *t, const char *line)
 
 static void test_event_mode(void **state)
 {
-	unsigned int port = free_port(AF_INET);
+	unsigned int port = tu_free_port(AF_INET);
 	char addr[64], line[256];
 	const char *args[] = { "-l", addr, "--ns", "ram:16M", NULL };
 	struct tgt t;
@@ -336,7 +287,7 @@ static void test_event_mode(void **state)
 
 static void test_busy_poll_threads(void **state)
 {
-	unsigned int port = free_port(AF_INET);
+	unsigned int port = tu_free_port(AF_INET);
 	char addr[64];
 	const char *args[] = { "-m", "3", "--busy-poll", "-l", addr, "--ns", "null:1G", NULL };
 	struct tgt t;
@@ -383,7 +334,7 @@ static void test_port_zero(void **state)
 
 static void test_ipv6(void **state)
 {
-	unsigned int port = free_port(AF_INET6);
+	unsigned int port = tu_free_port(AF_INET6);
 	char addr[64], line[256];
 	const char *args[] = { "--listen", addr, "--ns", "ram:1M", NULL };
 	struct tgt t;
@@ -420,7 +371,7 @@ static void write_temp(char *path, const char *text)
 
 static void test_config_file(void **state)
 {
-	unsigned int port = free_port(AF_INET), port2 = free_port(AF_INET);
+	unsigned int port = tu_free_port(AF_INET), port2 = tu_free_port(AF_INET);
 	char json[2048], line[256], extra[64];
 	const char *args[] = { "-c", NULL, "-l", extra, "--event", NULL };
 	struct tgt t;
@@ -573,7 +524,7 @@ static void test_address_in_use(void **state)
 
 static void test_file_backend(void **state)
 {
-	unsigned int port = free_port(AF_INET);
+	unsigned int port = tu_free_port(AF_INET);
 	char path[32], addr[64], ns[128];
 	const char *args[] = { "-l", addr, "--ns", ns, NULL };
 	const char *missing[] = { "-l", addr, "--ns", "file:/nonexistent/nvmft-tgt.img", NULL };
@@ -644,7 +595,7 @@ static void assert_padded(const char *field, size_t len, const char *s)
  */
 static void test_spdk_v2509_config(void **state)
 {
-	unsigned int p4 = free_port(AF_INET), p6 = free_port(AF_INET6);
+	unsigned int p4 = tu_free_port(AF_INET), p6 = tu_free_port(AF_INET6);
 	/* A config alone would serve JSON-RPC on SPDK's default socket: not in a test. */
 	const char *args[] = { "-c", NULL, "--no-rpc", NULL };
 	struct th_cfg cfg = { .timeout_ms = 30000, .subnqn = "nqn.2016-06.io.spdk:cnode1" };
