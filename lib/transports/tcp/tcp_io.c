@@ -108,6 +108,38 @@ struct tx_vec {
 	size_t splice_off;
 };
 
+static bool tx_add(struct tx_vec *v, const void *p, size_t len)
+{
+	if (v->skip >= len) {
+		v->skip -= len;
+		return true;
+	}
+	if (v->n == v->max)
+		return false;
+	v->iov[v->n].iov_base = (uint8_t *)p + v->skip;
+	v->iov[v->n].iov_len = len - v->skip;
+	v->total += len - v->skip;
+	v->skip = 0;
+	v->n++;
+	return true;
+}
+
+/* @req's data, clipped to its length (the entries may be longer); false when the list is full. */
+static bool tx_add_data(struct tx_vec *v, const struct nvmft_req *req)
+{
+	size_t left = req->length;
+
+	/* Zero copy: the entries point at pool or backend memory. */
+	for (int i = 0; i < req->iovcnt && left > 0; i++) {
+		size_t l = NVMFT_MIN(req->iov[i].iov_len, left);
+
+		if (!tx_add(v, req->iov[i].iov_base, l))
+			return false;
+		left -= l;
+	}
+	return true;
+}
+
 /* ---- Spliced sends ------------------------------------------------------------- */
 
 void tcp_conn_pipe_close(struct tcp_conn *c)
@@ -194,43 +226,15 @@ static int tx_pipe_splice(struct tcp_conn *c)
 static ssize_t tx_pipe_fill(struct tcp_conn *c, const struct tcp_req *t, size_t off)
 {
 	struct iovec iov[NVMFT_REQ_INLINE_IOV];
-	size_t left = t->req.length - off;
-	int n = 0;
+	struct tx_vec v = { .iov = iov, .max = NVMFT_REQ_INLINE_IOV, .skip = off };
 	ssize_t r;
 
-	for (int i = 0; i < t->req.iovcnt && left > 0; i++) {
-		size_t l = t->req.iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		iov[n].iov_base = (uint8_t *)t->req.iov[i].iov_base + off;
-		iov[n].iov_len = NVMFT_MIN(l - off, left);
-		left -= iov[n].iov_len;
-		off = 0;
-		n++;
-	}
+	/* Always fits: backend-supplied entries are inline ones. */
+	(void)tx_add_data(&v, &t->req);
 	do
-		r = vmsplice(c->pipe_wr, iov, (unsigned long)n, SPLICE_F_NONBLOCK);
+		r = vmsplice(c->pipe_wr, iov, (unsigned long)v.n, SPLICE_F_NONBLOCK);
 	while (r < 0 && errno == EINTR);
 	return r;
-}
-
-static bool tx_add(struct tx_vec *v, const void *p, size_t len)
-{
-	if (v->skip >= len) {
-		v->skip -= len;
-		return true;
-	}
-	if (v->n == v->max)
-		return false;
-	v->iov[v->n].iov_base = (uint8_t *)p + v->skip;
-	v->iov[v->n].iov_len = len - v->skip;
-	v->total += len - v->skip;
-	v->skip = 0;
-	v->n++;
-	return true;
 }
 
 static bool tx_add_req(struct tx_vec *v, struct tcp_req *t)
@@ -242,12 +246,10 @@ static bool tx_add_req(struct tx_vec *v, struct tcp_req *t)
 		if (!tx_add(v, t->r2t_hdr[i], hl))
 			return false;
 	if (t->tx_c2h) {
-		size_t left = req->length;
-
 		if (!tx_add(v, t->c2h_hdr, t->c2h_hdr_len))
 			return false;
 		if (tx_can_splice(t->c, t)) {
-			if (v->skip < left) {
+			if (v->skip < req->length) {
 				/* Ends the gather: the data goes by the pipe, the rest after it. */
 				v->splice = t;
 				v->splice_off = v->skip;
@@ -255,16 +257,9 @@ static bool tx_add_req(struct tx_vec *v, struct tcp_req *t)
 				return false;
 			}
 			/* All of it is in the pipe (or beyond) already. */
-			v->skip -= left;
-			left = 0;
-		}
-		/* Zero copy: the entries point at pool or backend memory. */
-		for (int i = 0; i < req->iovcnt && left > 0; i++) {
-			size_t l = NVMFT_MIN(req->iov[i].iov_len, left);
-
-			if (!tx_add(v, req->iov[i].iov_base, l))
-				return false;
-			left -= l;
+			v->skip -= req->length;
+		} else if (!tx_add_data(v, req)) {
+			return false;
 		}
 		if (t->c->params.ddgst && !tx_add(v, &t->ddgst, sizeof(t->ddgst)))
 			return false;
