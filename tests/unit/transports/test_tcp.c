@@ -1206,6 +1206,30 @@ static void test_spliced_reads(void **state)
 	free(w);
 }
 
+enum { PIPED_READS = 16, PIPED_LEN = 128 * 1024 };
+
+/*
+ * A null I/O queue whose target has spliced data waiting in its pipe:
+ * PIPED_READS reads of PIPED_LEN from CID @cid0 on, into a 4 KiB send
+ * buffer nobody reads from.  The target side in *@tc.
+ */
+static struct th *pipe_backed_up(struct env *e, uint16_t cid0, struct tcp_conn **tc)
+{
+	uint8_t *buf = malloc(PIPED_READS * NVMFT_TCP_HDR_AREA_MAX);
+	struct th *h = null_io_up(e, 0, tc);
+	int small = 4096;
+	size_t off = 0;
+
+	assert_non_null(buf);
+	assert_int_equal(setsockopt((*tc)->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (int i = 0; i < PIPED_READS; i++)
+		add_read(h, buf, &off, 2, 0, PIPED_LEN, (uint16_t)(cid0 + i));
+	assert_int_equal(th_send(h, buf, off), 0);
+	assert_true(POLL_UNTIL(e, (*tc)->pollout && (*tc)->pipe_len > 0));
+	free(buf);
+	return h;
+}
+
 /*
  * A fatal error while spliced data waits in the pipe: what the pipe holds
  * still goes first, the read it belongs to ends whole, nothing queued
@@ -1214,23 +1238,14 @@ static void test_spliced_reads(void **state)
 static void test_spliced_term(void **state)
 {
 	struct env *e = *state;
-	enum { N = 16, BIG = 128 * 1024 };
-	uint8_t *buf = malloc(N * NVMFT_TCP_HDR_AREA_MAX), bad[NVMFT_TCP_HDR_AREA_MAX];
-	int small = 4096, whole = 0;
+	uint8_t bad[NVMFT_TCP_HDR_AREA_MAX];
 	struct nvmft_cmd c;
 	struct tcp_conn *tc;
 	struct th_pdu p;
-	size_t off = 0, n;
-	struct th *h;
-	int r;
+	struct th *h = pipe_backed_up(e, 200, &tc);
+	int r, whole = 0;
+	size_t n;
 
-	assert_non_null(buf);
-	h = null_io_up(e, 0, &tc);
-	assert_int_equal(setsockopt(tc->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-	for (int i = 0; i < N; i++)
-		add_read(h, buf, &off, 2, 0, BIG, (uint16_t)(200 + i));
-	assert_int_equal(th_send(h, buf, off), 0);
-	assert_true(POLL_UNTIL(e, tc->pollout && tc->pipe_len > 0));
 	/* A CapsuleCmd whose type says CapsuleResp. */
 	memset(&c, 0, sizeof(c));
 	c.opcode = nvme_admin_keep_alive;
@@ -1243,16 +1258,15 @@ static void test_spliced_term(void **state)
 		if (r == NVMFT_TCP_RSP)
 			continue;
 		assert_int_equal(le16toh(p.h.data.cccid), 200 + whole);
-		assert_int_equal(p.data_len, BIG);
+		assert_int_equal(p.data_len, PIPED_LEN);
 		whole++;
 	}
 	assert_int_equal(r, NVMFT_TCP_C2H_TERM);
 	assert_int_equal(le16toh(p.h.term.fes), NVMFT_TCP_FES_INVALID_HEADER_FIELD);
-	assert_true(whole >= 1 && whole < N);
+	assert_true(whole >= 1 && whole < PIPED_READS);
 	assert_int_equal(th_expect_closed(h), 0);
 	/* Gone, pipe and all; the admin queue stays. */
 	assert_true(POLL_UNTIL(e, e->tr->num_connections == 1));
-	free(buf);
 }
 
 static volatile sig_atomic_t sigpipes;
@@ -1272,22 +1286,13 @@ static void count_sigpipe(int sig)
 static void test_spliced_peer_gone(void **state)
 {
 	struct env *e = *state;
-	enum { N = 16, BIG = 128 * 1024 };
-	uint8_t *buf = malloc(N * NVMFT_TCP_HDR_AREA_MAX), sink[65536];
 	struct sigaction sa = { .sa_handler = count_sigpipe }, old_sa;
-	int small = 4096, fd;
+	static uint8_t sink[65536];
 	struct tcp_conn *tc;
 	sigset_t pending;
-	size_t off = 0;
-	struct th *h;
+	struct th *h = pipe_backed_up(e, 400, &tc);
+	int fd;
 
-	assert_non_null(buf);
-	h = null_io_up(e, 0, &tc);
-	assert_int_equal(setsockopt(tc->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-	for (int i = 0; i < N; i++)
-		add_read(h, buf, &off, 2, 0, BIG, (uint16_t)(400 + i));
-	assert_int_equal(th_send(h, buf, off), 0);
-	assert_true(POLL_UNTIL(e, tc->pollout && tc->pipe_len > 0));
 	/* Take in what arrived, then close: a FIN, the target's socket in CLOSE_WAIT. */
 	fd = th_fd(h);
 	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
@@ -1305,7 +1310,6 @@ static void test_spliced_peer_gone(void **state)
 	assert_false(sigismember(&pending, SIGPIPE));
 	assert_int_equal(sigaction(SIGPIPE, &old_sa, NULL), 0);
 	assert_true(POLL_UNTIL(e, e->tr->num_connections == 1));
-	free(buf);
 }
 
 /*
