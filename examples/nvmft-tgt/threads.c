@@ -148,6 +148,7 @@ static int worker_init(struct pg_threads *pt, struct pg_worker *w, struct nvmft_
 	nvmft_poll_group_opts_init(&opts, sizeof(opts));
 	snprintf(name, sizeof(name), "pg%u", idx);
 	opts.name = name;
+	opts.busy_poll = pt->busy_poll;
 	rc = nvmft_poll_group_new(tgt, &opts, &w->pg);
 	if (rc < 0)
 		return rc;

@@ -36,7 +36,7 @@
 
 NVMFT_EXPORT void nvmft_poll_group_opts_init(struct nvmft_poll_group_opts *opts, size_t size)
 {
-	struct nvmft_poll_group_opts d = { .size = size, .name = NULL };
+	struct nvmft_poll_group_opts d = { .size = size, .name = NULL, .busy_poll = false };
 
 	if (opts == NULL || size < sizeof(size_t))
 		return;
@@ -580,6 +580,7 @@ NVMFT_EXPORT int nvmft_poll_group_new(struct nvmft_target *tgt, const struct nvm
 	if (pg == NULL)
 		return -ENOMEM;
 	pg->tgt = tgt;
+	pg->busy_poll = o.busy_poll;
 	pg->epfd = -1;
 	pg->timerfd = -1;
 	pg->mq.efd = -1;

@@ -92,6 +92,7 @@ struct nvmft_poll_group {
 	struct nvmft_target *tgt;
 	char name[32];
 	enum nvmft_pg_state state;
+	bool busy_poll; /* never slept on (nvmft_poll_group_opts) */
 	nvmft_done_fn stop_cb;
 	void *stop_arg;
 

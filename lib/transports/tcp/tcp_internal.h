@@ -153,6 +153,7 @@ struct tcp_conn {
 	bool on_busy;
 	bool on_flush;
 	bool pollout;           /* EPOLLOUT armed */
+	bool unwatched;         /* out of the epoll set while hot (tcp_hot_set()) */
 	/* A host that stops reading is dropped after stall_timeout_ms without progress. */
 	struct nvmft_timer stall_timer;
 	uint64_t tx_progress_ms;
@@ -292,6 +293,8 @@ size_t tcp_req_tx_trim(struct tcp_req *t, size_t sent);
 void tcp_conn_pipe_close(struct tcp_conn *c);
 /* Give back every request the transport holds (disconnect). */
 void tcp_conn_drop_reqs(struct tcp_conn *c);
+/* Put a hot connection taken out of the epoll set back in (and no longer hot). */
+int tcp_conn_watch(struct tcp_conn *c);
 void tcp_req_complete(struct nvmft_req *req);
 void tcp_req_buffers_ready(struct nvmft_req *req);
 /* An orphan's backend finished: the slot is free again. */

@@ -361,6 +361,8 @@ static void tx_pollout(struct tcp_conn *c, bool on)
 
 	if (c->pollout == on)
 		return;
+	if (tcp_conn_watch(c) != 0)
+		return;
 	if (epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
 		return;
 	c->pollout = on;
@@ -551,6 +553,8 @@ void tcp_conn_terminate(struct tcp_conn *c, size_t len)
 		TAILQ_REMOVE(&c->txq, t, link);
 		t->on_txq = false;
 	}
+	if (tcp_conn_watch(c) != 0)
+		return;
 	epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	tcp_conn_flush(c);
 }

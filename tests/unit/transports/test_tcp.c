@@ -77,8 +77,12 @@ static void done_cb(void *arg, int status)
 	*(int *)arg = status;
 }
 
+/* The next env_init() makes a group that says it is never slept on (setup_busy()). */
+static bool env_busy_poll;
+
 static int env_init(struct env *e, const struct nvmft_transport_opts *topts)
 {
+	struct nvmft_poll_group_opts po;
 	struct nvmft_listen_opts lo = { .size = sizeof(lo), .adrfam = NVMFT_ADRFAM_IPV4,
 					.traddr = "127.0.0.1", .trsvcid = "0" };
 	struct nvmft_subsystem_opts so;
@@ -86,7 +90,9 @@ static int env_init(struct env *e, const struct nvmft_transport_opts *topts)
 
 	memset(e, 0, sizeof(*e));
 	assert_int_equal(nvmft_target_new(NULL, &e->tgt), 0);
-	assert_int_equal(nvmft_poll_group_new(e->tgt, NULL, &e->pg), 0);
+	nvmft_poll_group_opts_init(&po, sizeof(po));
+	po.busy_poll = env_busy_poll;
+	assert_int_equal(nvmft_poll_group_new(e->tgt, &po, &e->pg), 0);
 	assert_int_equal(nvmft_transport_new(e->tgt, NVMFT_TRTYPE_TCP, topts, &e->tr), 0);
 	assert_int_equal(nvmft_listener_new(e->tr, &lo, &e->l), 0);
 	snprintf(e->port, sizeof(e->port), "%s", nvmft_listener_get_trsvcid(e->l));
@@ -139,6 +145,16 @@ static int setup(void **state)
 	env_init(e, NULL);
 	*state = e;
 	return 0;
+}
+
+static int setup_busy(void **state)
+{
+	int rc;
+
+	env_busy_poll = true;
+	rc = setup(state);
+	env_busy_poll = false;
+	return rc;
 }
 
 static int teardown(void **state)
@@ -1386,6 +1402,43 @@ static bool conn_in_group(struct env *e, const struct tcp_conn *tc)
 	return false;
 }
 
+/* Whether the epoll set @epfd holds @fd (its fdinfo lists one "tfd:" line per entry). */
+static bool epoll_watches(int epfd, int fd)
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+	int tfd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd;
+	fclose(f);
+	return found;
+}
+
+/*
+ * B sends one read, then A sends one before every poll: B's answer must be
+ * on its way within TCP_HOT_POLLS polls.  Both hosts' commands are left to
+ * be waited for; @buf (BLOCK bytes) takes the data.
+ */
+static void answered_while_busy(struct env *e, struct th *a, struct th *b, uint8_t *buf)
+{
+	struct th_io io = { .rdata = buf, .rlen = BLOCK };
+	struct nvmft_cmd c = rw_cmd(false, 1, 1);
+	int polls;
+
+	assert_true(th_submit(b, &c, &io) >= 0);
+	for (polls = 0; polls <= TCP_HOT_POLLS && !th_readable(b); polls++) {
+		c = rw_cmd(false, 2, 1);
+		assert_true(th_submit(a, &c, &io) >= 0);
+		nvmft_poll_group_poll(e->pg, 0);
+	}
+	assert_true(th_readable(b));
+}
+
 /*
  * A group's only busy connection is read without asking epoll first; it
  * does not keep another connection waiting more than TCP_HOT_POLLS polls,
@@ -1395,13 +1448,10 @@ static bool conn_in_group(struct env *e, const struct tcp_conn *tc)
 static void test_hot_connection(void **state)
 {
 	struct env *e = *state;
-	struct th_io io = { 0 };
 	struct tcp_conn *ta;
 	struct tcp_tpg *tpg;
-	struct nvmft_cmd c;
 	struct th *a, *b;
 	uint8_t buf[BLOCK];
-	int polls;
 
 	a = io_up(e, 0, 0, 0, 0);
 	ta = target_conn(e, 1);
@@ -1409,6 +1459,9 @@ static void test_hot_connection(void **state)
 	tpg = ta->tpg;
 	assert_int_equal(th_rw(a, false, 1, 0, 1, buf, BLOCK, 0), 0);
 	assert_ptr_equal(tpg->hot, ta);
+	/* A group that may be slept on keeps every socket in its epoll set. */
+	assert_false(ta->unwatched);
+	assert_true(epoll_watches(tpg->set.epfd, ta->fd));
 	b = io_up(e, 0, 0, 0, 0);
 	assert_non_null(target_conn_except(e, 1, ta));
 	/* A busy and B quiet: A is the hot one again. */
@@ -1417,16 +1470,7 @@ static void test_hot_connection(void **state)
 	assert_ptr_equal(tpg->hot, ta);
 
 	/* A sends before every poll; B's one command still gets its answer in time. */
-	c = rw_cmd(false, 1, 1);
-	io.rdata = buf;
-	io.rlen = BLOCK;
-	assert_true(th_submit(b, &c, &io) >= 0);
-	for (polls = 0; polls <= TCP_HOT_POLLS && !th_readable(b); polls++) {
-		c = rw_cmd(false, 2, 1);
-		assert_true(th_submit(a, &c, &io) >= 0);
-		nvmft_poll_group_poll(e->pg, 0);
-	}
-	assert_true(th_readable(b));
+	answered_while_busy(e, a, b, buf);
 	/* epoll found both: no connection is hot while two are busy. */
 	assert_null(tpg->hot);
 	assert_int_equal(th_wait_all(b), 0);
@@ -1446,6 +1490,101 @@ static void test_hot_connection(void **state)
 	th_close(a, false);
 	assert_true(POLL_UNTIL(e, !conn_in_group(e, ta)));
 	assert_null(tpg->hot);
+}
+
+/* Read until @tc is hot; a busy-polled group then has it out of its epoll set. */
+static void make_hot_unwatched(struct th *h, struct tcp_conn *tc)
+{
+	uint8_t buf[BLOCK];
+
+	for (int i = 0; i < 4 * TCP_HOT_IDLE && tc->tpg->hot != tc; i++)
+		assert_int_equal(th_rw(h, false, 1, 0, 1, buf, BLOCK, 0), 0);
+	assert_ptr_equal(tc->tpg->hot, tc);
+	assert_true(tc->unwatched);
+	assert_false(epoll_watches(tc->tpg->set.epfd, tc->fd));
+}
+
+enum { UNW_READS = 15, UNW_LEN = 128 * 1024, UNW_RW_LBA = UNW_READS * UNW_LEN / BLOCK };
+
+/*
+ * In a group that is never slept on, the hot connection leaves the epoll
+ * set (no wakeup per packet) and is served by direct reads alone; it goes
+ * back in when another connection speaks, when its socket fills (EPOLLOUT
+ * is needed), when it goes quiet, and a fatal error on it still ends with
+ * a C2HTermReq and the close.  Nothing is lost at any of those steps.
+ */
+static void test_hot_unwatched(void **state)
+{
+	struct env *e = *state;
+	uint8_t *cmds = malloc(UNW_READS * NVMFT_TCP_HDR_AREA_MAX), bad[NVMFT_TCP_HDR_AREA_MAX];
+	struct tcp_conn *ta;
+	struct tcp_tpg *tpg;
+	struct nvmft_cmd c;
+	uint8_t buf[BLOCK];
+	struct th_pdu p;
+	struct th *a, *b;
+	int small = 4096;
+	size_t off = 0, n;
+
+	assert_non_null(cmds);
+	a = io_up(e, 0, 0, 0, 0);
+	ta = target_conn(e, 1);
+	assert_non_null(ta);
+	tpg = ta->tpg;
+	/* (Connect alone may have made it hot.) */
+	assert_true(ta->unwatched != epoll_watches(tpg->set.epfd, ta->fd));
+	make_hot_unwatched(a, ta);
+	/* Served by direct reads alone: writes through R2T and in capsules, read back. */
+	for (uint32_t i = 0; i < 16; i++)
+		rw_check(a, UNW_RW_LBA + i * 8, 4096, i & 1, i);
+	assert_ptr_equal(tpg->hot, ta);
+	assert_true(ta->unwatched);
+
+	/* Another connection speaks: answered in time, and A is watched again. */
+	b = io_up(e, 0, 0, 0, 0);
+	make_hot_unwatched(a, ta);
+	answered_while_busy(e, a, b, buf);
+	assert_int_equal(th_wait_all(b), 0);
+	assert_int_equal(th_wait_all(a), 0);
+	assert_false(ta->unwatched);
+	assert_true(epoll_watches(tpg->set.epfd, ta->fd));
+
+	/* Its socket fills: back in the set with EPOLLOUT, and every read arrives whole. */
+	make_hot_unwatched(a, ta);
+	assert_int_equal(setsockopt(ta->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (int i = 0; i < UNW_READS; i++)
+		add_read(a, cmds, &off, 1, (uint64_t)i * (UNW_LEN / BLOCK), UNW_LEN, (uint16_t)(300 + i));
+	assert_int_equal(th_send(a, cmds, off), 0);
+	assert_true(POLL_UNTIL(e, ta->pollout));
+	assert_false(ta->unwatched);
+	assert_null(tpg->hot);
+	assert_true(epoll_watches(tpg->set.epfd, ta->fd));
+	for (int i = 0; i < UNW_READS; i++)
+		expect_read(a, (uint16_t)(300 + i), UNW_LEN, NULL);
+	assert_true(POLL_UNTIL(e, !ta->pollout));
+
+	/* Quiet: after TCP_HOT_IDLE empty reads it is epoll's again. */
+	make_hot_unwatched(a, ta);
+	for (int i = 0; i < 2 * TCP_HOT_IDLE && tpg->hot != NULL; i++)
+		nvmft_poll_group_poll(e->pg, 0);
+	assert_null(tpg->hot);
+	assert_true(epoll_watches(tpg->set.epfd, ta->fd));
+
+	/* A fatal error while unwatched: C2HTermReq, close, forgotten. */
+	make_hot_unwatched(a, ta);
+	memset(&c, 0, sizeof(c));
+	c.opcode = nvme_admin_keep_alive;
+	n = nvmft_tcp_enc_cmd(bad, th_params(a), &c, 0);
+	bad[0] ^= NVMFT_TCP_CMD ^ NVMFT_TCP_RSP;
+	assert_int_equal(th_send(a, bad, n), 0);
+	assert_int_equal(th_recv(a, &p), NVMFT_TCP_C2H_TERM);
+	assert_int_equal(le16toh(p.h.term.fes), NVMFT_TCP_FES_INVALID_HEADER_FIELD);
+	assert_int_equal(th_expect_closed(a), 0);
+	assert_true(POLL_UNTIL(e, !conn_in_group(e, ta)));
+	assert_null(tpg->hot);
+	/* B was never touched by any of it. */
+	assert_int_equal(th_rw(b, false, 1, 0, 1, buf, BLOCK, 0), 0);
+	free(cmds);
 }
 
 /* The system's default as a name, from /proc (empty when unreadable). */
@@ -1766,6 +1905,7 @@ int main(void)
 		T(test_splice_no_pipe),
 		T(test_kick_wakes_group),
 		T(test_hot_connection),
+		cmocka_unit_test_setup_teardown(test_hot_unwatched, setup_busy, teardown),
 		T(test_congestion_control),
 		T(test_buffer_wait),
 		T(test_peer_close_mid_transfer),
