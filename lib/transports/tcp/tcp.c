@@ -406,17 +406,20 @@ static int tcp_pg_poll(void *arg, unsigned int budget)
 			work += rc;
 		}
 	}
-	/* Hot only after two epoll rounds in a row heard from it alone. */
-	if (readers == 1 && got != tpg->hot) {
+	TAILQ_FOREACH_SAFE(c, &tpg->busy, busy_link, tmp)
+		work += tcp_conn_rx(c, budget);
+	work += tcp_flush_all(tpg);
+	/*
+	 * Hot only after two epoll rounds in a row heard from it alone.  Decided
+	 * after the responses went out: it may cost an epoll_ctl().
+	 */
+	if (readers == 1 && got != tpg->hot && !got->dead) {
 		tcp_hot_set(tpg, got == tpg->hot_next ? got : NULL);
 		tpg->hot_next = got;
 	} else if (readers > 1) {
 		tcp_hot_set(tpg, NULL);
 		tpg->hot_next = NULL;
 	}
-	TAILQ_FOREACH_SAFE(c, &tpg->busy, busy_link, tmp)
-		work += tcp_conn_rx(c, budget);
-	work += tcp_flush_all(tpg);
 	tpg->in_poll = false;
 	if (!TAILQ_EMPTY(&tpg->busy) || !TAILQ_EMPTY(&tpg->flush))
 		nvmft_group_set_kick(&tpg->set);
