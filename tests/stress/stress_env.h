@@ -3,7 +3,10 @@
  * The target the stress tests run against, laid out as an application
  * would: a management thread that owns the target (it created it) and runs
  * nvmft_target_poll(), and SENV_NPG poll group threads, each driving one
- * group with nvmft_poll_group_wait().  The TCP transport listens on
+ * group: the first sleeps on the group's descriptor between polls, the
+ * second is a busy_poll group that never does (it naps a few microseconds
+ * instead), so every test also runs against a group whose busiest
+ * connection is read without epoll watching it.  The TCP transport listens on
  * 127.0.0.1 (port chosen by the kernel); subsystem SENV_NQN has namespaces
  * 1..nr_ns, each on a fault backend over a RAM store (examples/fault_backend.h)
  * whose rules the test changes as it goes.
@@ -67,6 +70,7 @@ struct senv_job {
 struct senv_pgt {
 	struct senv *env;
 	struct nvmft_poll_group *pg;
+	bool busy_poll; /* never sleeps on the group's descriptor */
 	pthread_t thread;
 	bool started;
 	struct senv_job job;
