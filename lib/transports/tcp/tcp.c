@@ -314,18 +314,19 @@ static int tcp_flush_all(struct tcp_tpg *tpg)
  * It goes back in when it stops being hot, and before anything needs epoll
  * to say more of it than "readable" (EPOLLOUT, terminating).
  */
-int tcp_conn_watch(struct tcp_conn *c)
+int tcp_conn_epoll(struct tcp_conn *c, bool pollout)
 {
-	struct epoll_event ev = { .events = (c->terminating ? 0 : EPOLLIN) | (c->pollout ? EPOLLOUT : 0),
+	/* A terminating connection reads nothing more: input must not wake the group. */
+	struct epoll_event ev = { .events = (c->terminating ? 0 : EPOLLIN) | (pollout ? EPOLLOUT : 0),
 				  .data.ptr = c };
+	int rc;
 
 	if (!c->unwatched)
-		return 0;
+		return epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0 ? 0 : -errno;
 	if (c->tpg->hot == c)
 		c->tpg->hot = NULL;
 	if (epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-		int rc = -errno;
-
+		rc = -errno;
 		/* Nothing would ever say it has room or input again. */
 		tcp_conn_close(c, "cannot add the socket to epoll again");
 		return rc;
@@ -342,8 +343,8 @@ static void tcp_hot_set(struct tcp_tpg *tpg, struct tcp_conn *c)
 		return;
 	tpg->hot = c;
 	tpg->hot_idle = 0;
-	if (old != NULL)
-		tcp_conn_watch(old);
+	if (old != NULL && old->unwatched)
+		tcp_conn_epoll(old, old->pollout);
 	if (c != NULL && tpg->pg->busy_poll && !c->pollout && !c->terminating &&
 	    epoll_ctl(tpg->set.epfd, EPOLL_CTL_DEL, c->fd, NULL) == 0)
 		c->unwatched = true;

@@ -293,8 +293,12 @@ size_t tcp_req_tx_trim(struct tcp_req *t, size_t sent);
 void tcp_conn_pipe_close(struct tcp_conn *c);
 /* Give back every request the transport holds (disconnect). */
 void tcp_conn_drop_reqs(struct tcp_conn *c);
-/* Put a hot connection taken out of the epoll set back in (and no longer hot). */
-int tcp_conn_watch(struct tcp_conn *c);
+/*
+ * What epoll reports of @c: input unless terminating, room when @pollout.
+ * A hot connection out of the set goes back in (and is no longer hot); if
+ * it cannot, it is closed.  0 or -errno.
+ */
+int tcp_conn_epoll(struct tcp_conn *c, bool pollout);
 void tcp_req_complete(struct nvmft_req *req);
 void tcp_req_buffers_ready(struct nvmft_req *req);
 /* An orphan's backend finished: the slot is free again. */

@@ -355,15 +355,9 @@ static void stall_timer_start(struct tcp_conn *c, uint64_t from_ms)
 
 static void tx_pollout(struct tcp_conn *c, bool on)
 {
-	/* A terminating connection reads nothing more: input must not wake the group. */
-	struct epoll_event ev = { .events = (c->terminating ? 0 : EPOLLIN) | (on ? EPOLLOUT : 0),
-				  .data.ptr = c };
-
 	if (c->pollout == on)
 		return;
-	if (tcp_conn_watch(c) != 0)
-		return;
-	if (epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+	if (tcp_conn_epoll(c, on) != 0)
 		return;
 	c->pollout = on;
 	if (on) {
@@ -534,7 +528,6 @@ size_t tcp_req_tx_trim(struct tcp_req *t, size_t sent)
 
 void tcp_conn_terminate(struct tcp_conn *c, size_t len)
 {
-	struct epoll_event ev = { .events = c->pollout ? EPOLLOUT : 0, .data.ptr = c };
 	struct tcp_req *t = TAILQ_FIRST(&c->txq), *next;
 
 	c->terminating = true;
@@ -562,9 +555,8 @@ void tcp_conn_terminate(struct tcp_conn *c, size_t len)
 		TAILQ_REMOVE(&c->txq, t, link);
 		t->on_txq = false;
 	}
-	if (tcp_conn_watch(c) != 0)
-		return;
-	epoll_ctl(c->tpg->set.epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	/* Input stops waking the group; a connection this closes sends nothing. */
+	tcp_conn_epoll(c, c->pollout);
 	tcp_conn_flush(c);
 }
 
