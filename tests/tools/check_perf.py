@@ -14,6 +14,8 @@ Expectations:
   digests            header and data digests were negotiated
   queues=N           N I/O queues took part (per-thread queue counts add up)
   threads=N
+  epoll=N            N worker threads found their readable queues through epoll
+                     (and called epoll_wait during the measured window if N > 0)
   keepalive          at least one Keep Alive was sent during the run
   tool=NAME          for the TCP floor tools: the JSON comes from NAME
 
@@ -111,6 +113,13 @@ def main():
         elif key == "threads":
             check(len(res["cpu"]["threads"]) == int(val),
                   f"{len(res['cpu']['threads'])} threads, expected {val}")
+        elif key == "epoll":
+            tr = res["transport"]
+            per_thread = sum(1 for t in res["cpu"]["threads"] if t["epoll"])
+            check(tr["epoll_threads"] == int(val) and per_thread == int(val),
+                  f"epoll threads {tr['epoll_threads']} (per thread {per_thread}), expected {val}")
+            check((tr["epoll_wait_calls"] > 0) == (int(val) > 0),
+                  f"{tr['epoll_wait_calls']} epoll_wait calls with {val} epoll threads")
         elif key == "idle":
             check(res["ok"] is True and status == 0, f"idle run failed: {res['error']}")
             check(params["idle"] is True, "params.idle is not true")

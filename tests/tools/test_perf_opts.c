@@ -52,7 +52,12 @@ static void test_defaults(void **state)
 	assert_int_equal(o.kato_ms, 10000);
 	assert_false(o.hdgst);
 	assert_false(o.ddgst);
+	assert_int_equal(o.poll_mode, PERF_POLL_AUTO);
 	assert_string_equal(o.subnqn, "");
+	assert_int_equal(parse(&o, "-a", "h", "--poll", "scan", NULL), PERF_OPTS_OK);
+	assert_int_equal(o.poll_mode, PERF_POLL_SCAN);
+	assert_int_equal(parse(&o, "-a", "h", "--poll", "epoll", NULL), PERF_OPTS_OK);
+	assert_int_equal(o.poll_mode, PERF_POLL_EPOLL);
 }
 
 static void test_trid(void **state)
@@ -182,6 +187,8 @@ static void test_bad_flags(void **state)
 	assert_string_equal(err, "--count 1 is less than --queues 2");
 	assert_int_equal(parse(&o, "-a", "h", "--rx-mode", "zero", NULL), PERF_OPTS_ERROR);
 	assert_string_equal(err, "--rx-mode: 'zero' is not auto, copy or direct");
+	assert_int_equal(parse(&o, "-a", "h", "--poll", "spin", NULL), PERF_OPTS_ERROR);
+	assert_string_equal(err, "--poll: 'spin' is not auto, scan or epoll");
 	assert_int_equal(parse(&o, "-a", "h", "--bogus", NULL), PERF_OPTS_ERROR);
 	assert_string_equal(err, "unknown option '--bogus' (see --help)");
 	assert_int_equal(parse(&o, "-a", "h", "-q", NULL), PERF_OPTS_ERROR);

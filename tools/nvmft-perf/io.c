@@ -5,7 +5,9 @@
  *   receive once and parse everything (completions free command slots),
  *   refill every free slot with a new I/O, flush all capsules in one send,
  *
- * and never sleeps.  Timestamps come from the TSC: one read when data
+ * and never sleeps.  With many queues per thread, one epoll_wait() (no
+ * timeout) per pass says which queues to receive on (enum perf_poll_mode).
+ * Timestamps come from the TSC: one read when data
  * arrives (all completions in that batch share it) and one per loop for
  * submissions, so measuring costs no syscalls.
  *
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -341,6 +344,7 @@ static double tv_s(const struct timeval *tv)
 /* Sum the queues' transfer counters into @r (added with @sign +1, removed with -1). */
 static void collect_counters(const struct perf_thread *t, struct perf_thread_result *r, int sign)
 {
+	r->epoll_calls += (sign > 0 ? 1 : (uint64_t)-1) * t->epoll_calls;
 	for (uint32_t i = 0; i < t->njobs; i++) {
 		const struct perf_queue *q = &t->jobs[i]->q;
 		uint64_t m = sign > 0 ? 1 : (uint64_t)-1;
@@ -363,7 +367,7 @@ static void window_open(struct perf_thread *t, struct rusage *ru0, uint64_t *wal
 	r->window_ticks = perf_ticks();
 	r->idle_ticks = 0;
 	r->rx_calls = r->rx_bytes = r->tx_calls = r->tx_bytes = r->pdus = 0;
-	r->rx_direct_bytes = r->rx_copy_bytes = 0;
+	r->rx_direct_bytes = r->rx_copy_bytes = r->epoll_calls = 0;
 	collect_counters(t, r, -1);
 	getrusage(RUSAGE_THREAD, ru0);
 	*wall0 = perf_mono_ns();
@@ -424,6 +428,67 @@ static bool job_step(struct perf_job *job, enum thread_phase ph)
 	}
 }
 
+static bool thread_wants_epoll(const struct perf_thread *t)
+{
+	switch (t->ctx->opts.poll_mode) {
+	case PERF_POLL_SCAN:
+		return false;
+	case PERF_POLL_EPOLL:
+		return true;
+	default:
+		return t->njobs >= PERF_POLL_EPOLL_MIN;
+	}
+}
+
+/*
+ * Epoll polling: every queue's socket in one level-triggered set, so a
+ * queue with data left unread (a receive buffer that filled) is reported
+ * again next pass.  Errors and hang-ups mark the queue ready too: its
+ * recv() reports them.
+ */
+static int thread_poll_open(struct perf_thread *t)
+{
+	t->res.epoll = true;
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->epfd < 0)
+		return -errno;
+	t->evs = calloc(t->njobs, sizeof(*t->evs));
+	t->ready = calloc(t->njobs, 1);
+	if (t->evs == NULL || t->ready == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->njobs; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->jobs[i]->q.fd, &ev))
+			return -errno;
+	}
+	return 0;
+}
+
+static void thread_poll_close(struct perf_thread *t)
+{
+	if (t->epfd >= 0)
+		close(t->epfd);
+	t->epfd = -1;
+	free(t->evs);
+	t->evs = NULL;
+	free(t->ready);
+	t->ready = NULL;
+}
+
+/* Mark the queues epoll reports readable; 0, or -errno when epoll itself fails. */
+static int thread_poll_ready(struct perf_thread *t)
+{
+	int n = epoll_wait(t->epfd, t->evs, (int)t->njobs, 0);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	t->epoll_calls++;
+	for (int k = 0; k < n; k++)
+		t->ready[t->evs[k].data.u32] = 1;
+	return 0;
+}
+
 static bool thread_measuring_done(const struct perf_thread *t)
 {
 	for (uint32_t i = 0; i < t->njobs; i++) {
@@ -451,14 +516,26 @@ void *perf_thread_main(void *arg)
 
 	perf_hist_init(&t->res.hist[0]);
 	perf_hist_init(&t->res.hist[1]);
+	t->epfd = -1;
 	thread_pin(t);
+	if (!t->res.failed && thread_wants_epoll(t)) {
+		int rc = thread_poll_open(t);
+
+		if (rc) {
+			t->res.failed = true;
+			snprintf(t->res.err, sizeof(t->res.err), "thread %u: epoll set: %s", t->id,
+				 strerror(-rc));
+		}
+	}
 	if (t->res.failed)
 		__atomic_store_n(&ctx->stop, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		int go = __atomic_load_n(&ctx->go, __ATOMIC_ACQUIRE);
 
-		if (go < 0)
+		if (go < 0) {
+			thread_poll_close(t);
 			return NULL;
+		}
 		if (go > 0)
 			break;
 		sched_yield();
@@ -487,15 +564,30 @@ void *perf_thread_main(void *arg)
 		if (ph != PH_DRAIN &&
 		    (t->now >= t_end || __atomic_load_n(&ctx->stop, __ATOMIC_RELAXED)))
 			ph = PH_DRAIN;
+		if (t->epfd >= 0) {
+			int rc = thread_poll_ready(t);
+
+			if (rc) {
+				t->res.failed = true;
+				snprintf(t->res.err, sizeof(t->res.err), "thread %u: epoll_wait: %s",
+					 t->id, strerror(-rc));
+				__atomic_store_n(&ctx->stop, 1, __ATOMIC_RELAXED);
+				break;
+			}
+		}
 		for (uint32_t i = 0; i < t->njobs; i++) {
 			struct perf_job *job = t->jobs[i];
 			struct perf_queue *q = &job->q;
 			uint64_t sends = q->tx_calls;
-			ssize_t got;
+			ssize_t got = 0;
 
 			if (job->state == JOB_DONE)
 				continue;
-			got = perf_queue_poll_rx(q, &t->now);
+			if (t->epfd < 0 || t->ready[i]) {
+				if (t->epfd >= 0)
+					t->ready[i] = 0;
+				got = perf_queue_poll_rx(q, &t->now);
+			}
 			if (got < 0) {
 				thread_fail(t, q);
 				break;
@@ -523,6 +615,7 @@ void *perf_thread_main(void *arg)
 	}
 	if (!measuring_closed)
 		window_close(t, &ru0, wall0);
+	thread_poll_close(t);
 	for (uint32_t i = 0; i < t->njobs; i++) {
 		uint64_t last = t->jobs[i]->last_done;
 

@@ -54,6 +54,9 @@ static const char usage_text[] =
 	"      --kato MS           keep-alive timeout for the controller, 0 = none (default 10000)\n"
 	"      --no-icd            send no write data in capsules (always wait for R2T)\n"
 	"      --rx-mode MODE      auto, copy or direct (how read data leaves the socket)\n"
+	"      --poll MODE         auto, scan or epoll: receive on every queue each pass (scan),\n"
+	"                          or only on those epoll reports readable; auto: epoll from\n"
+	"                          8 queues per thread\n"
 	"      --timeout SECONDS   connection, admin command and I/O progress timeout (default 30)\n"
 	"\n"
 	"Output:\n"
@@ -74,6 +77,7 @@ enum {
 	OPT_KATO,
 	OPT_NO_ICD,
 	OPT_RX_MODE,
+	OPT_POLL,
 	OPT_TIMEOUT,
 	OPT_JSON,
 	OPT_VERSION,
@@ -109,6 +113,7 @@ static const struct option long_opts[] = {
 	{ "kato", required_argument, NULL, OPT_KATO },
 	{ "no-icd", no_argument, NULL, OPT_NO_ICD },
 	{ "rx-mode", required_argument, NULL, OPT_RX_MODE },
+	{ "poll", required_argument, NULL, OPT_POLL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, 'h' },
@@ -229,6 +234,15 @@ int perf_parse_size(const char *s, uint64_t *out)
 		return -ERANGE;
 	*out = v * mult;
 	return 0;
+}
+
+/* Index of @s in @names (listed in their enum's order), or -1. */
+static int parse_choice(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -591,17 +605,26 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 		case OPT_NO_ICD:
 			o->no_icd = true;
 			break;
-		case OPT_RX_MODE:
-			if (strcmp(optarg, "auto") == 0)
-				o->rx_mode = PERF_RX_AUTO;
-			else if (strcmp(optarg, "copy") == 0)
-				o->rx_mode = PERF_RX_COPY;
-			else if (strcmp(optarg, "direct") == 0)
-				o->rx_mode = PERF_RX_DIRECT;
-			else
+		case OPT_RX_MODE: {
+			static const char *const names[] = { "auto", "copy", "direct" };
+			int k = parse_choice(optarg, names, 3);
+
+			if (k < 0)
 				return opt_err(err, errlen, "--rx-mode: '%s' is not auto, copy or direct",
 					       optarg);
+			o->rx_mode = (enum perf_rx_mode)k;
 			break;
+		}
+		case OPT_POLL: {
+			static const char *const names[] = { "auto", "scan", "epoll" };
+			int k = parse_choice(optarg, names, 3);
+
+			if (k < 0)
+				return opt_err(err, errlen, "--poll: '%s' is not auto, scan or epoll",
+					       optarg);
+			o->poll_mode = (enum perf_poll_mode)k;
+			break;
+		}
 		case OPT_TIMEOUT:
 			if (parse_seconds(optarg, 0.1, &o->timeout_s))
 				return opt_err(err, errlen, "--timeout: '%s' is not a number of seconds",

@@ -48,6 +48,21 @@ enum perf_rx_mode {
 	PERF_RX_DIRECT, /* payload not yet received goes straight into the I/O buffer */
 };
 
+/*
+ * How a worker thread finds the queues that have something to receive.  A
+ * recv() that finds nothing still costs a system call and the socket lock,
+ * so scanning 64 queues of which two have data spends most of the core on
+ * empty receives; asking epoll first costs one call per pass plus a wakeup
+ * callback per packet, which one or two busy queues do not repay.
+ */
+enum perf_poll_mode {
+	PERF_POLL_AUTO,  /* scan below PERF_POLL_EPOLL_MIN queues per thread, epoll from there */
+	PERF_POLL_SCAN,  /* recv() on every queue in every pass */
+	PERF_POLL_EPOLL, /* epoll_wait() with no timeout, then recv() on the ready queues */
+};
+
+#define PERF_POLL_EPOLL_MIN 8u
+
 /* I/O sizes from which auto mode receives C2HData payload directly. */
 #define PERF_RX_DIRECT_MIN (64u * 1024)
 
@@ -83,6 +98,7 @@ struct perf_opts {
 	bool json;
 	uint32_t kato_ms;
 	enum perf_rx_mode rx_mode;
+	enum perf_poll_mode poll_mode;
 	bool no_icd;
 	uint64_t seed;
 	double timeout_s;         /* connection setup, admin commands, I/O progress */
@@ -352,9 +368,13 @@ struct perf_thread_result {
 	 */
 	uint64_t window_ticks, idle_ticks;
 	uint64_t rx_calls, rx_bytes, tx_calls, tx_bytes, pdus, rx_direct_bytes, rx_copy_bytes;
+	uint64_t epoll_calls;       /* epoll_wait() calls in the window (epoll polling) */
+	bool epoll;                 /* this thread polled its queues through epoll */
 	bool failed;
 	char err[400];              /* fatal error, or the first I/O error */
 };
+
+struct epoll_event;
 
 struct perf_thread {
 	uint32_t id;
@@ -364,6 +384,10 @@ struct perf_thread {
 	struct perf_job **jobs;
 	uint32_t njobs;
 	uint64_t now;               /* ticks, refreshed by every receive */
+	int epfd;                   /* epoll polling: the queues' sockets; else -1 */
+	uint64_t epoll_calls;       /* epoll_wait() calls so far */
+	struct epoll_event *evs;    /* epoll polling: njobs events */
+	uint8_t *ready;             /* epoll polling: per job, readable this pass */
 	struct perf_thread_result res;
 };
 
@@ -441,6 +465,8 @@ struct perf_summary {
 	double busy_pct;            /* summed over threads: time doing work, not idle polls */
 	double busy_cpu_s;          /* CPU seconds spent in passes that did work */
 	uint64_t rx_calls, rx_bytes, tx_calls, tx_bytes, pdus, rx_direct_bytes, rx_copy_bytes;
+	uint64_t epoll_calls;
+	uint32_t epoll_threads;     /* threads that polled through epoll */
 };
 
 void perf_summarize(const struct perf_ctx *ctx, struct perf_summary *s);

@@ -53,6 +53,8 @@ void perf_summarize(const struct perf_ctx *ctx, struct perf_summary *s)
 		s->pdus += r->pdus;
 		s->rx_direct_bytes += r->rx_direct_bytes;
 		s->rx_copy_bytes += r->rx_copy_bytes;
+		s->epoll_calls += r->epoll_calls;
+		s->epoll_threads += r->epoll;
 	}
 	s->ios[2] = s->ios[0] + s->ios[1];
 	s->bytes[2] = s->bytes[0] + s->bytes[1];
@@ -85,6 +87,11 @@ static double us(uint64_t ns)
 static const char *rx_mode_name(enum perf_rx_mode m)
 {
 	return m == PERF_RX_COPY ? "copy" : m == PERF_RX_DIRECT ? "direct" : "auto";
+}
+
+static const char *poll_mode_name(enum perf_poll_mode m)
+{
+	return m == PERF_POLL_SCAN ? "scan" : m == PERF_POLL_EPOLL ? "epoll" : "auto";
 }
 
 static void human_bytes(char *buf, size_t len, uint64_t b)
@@ -173,6 +180,10 @@ void perf_report_text(const struct perf_ctx *ctx, const struct perf_summary *s)
 		printf("syscalls:  %.2f send + %.2f receive per I/O, %.1f PDUs per receive\n",
 		       (double)s->tx_calls / (double)ios, (double)s->rx_calls / (double)ios,
 		       s->rx_calls ? (double)s->pdus / (double)s->rx_calls : 0.0);
+	if (ios && s->epoll_threads)
+		printf("polling:   epoll in %u of %u thread%s, %.2f epoll_wait per I/O\n",
+		       s->epoll_threads, ctx->nthreads, ctx->nthreads > 1 ? "s" : "",
+		       (double)s->epoll_calls / (double)ios);
 	if (ctx->keep_alives)
 		printf("keep-alive: %" PRIu64 " sent (every %u ms)\n", ctx->keep_alives,
 		       ctx->ctrlr.kato_ms / 2);
@@ -247,6 +258,7 @@ static void json_params(struct jw *w, const struct perf_ctx *ctx)
 	jw_bool(w, "ddgst", o->ddgst);
 	jw_u64(w, "kato_ms", o->kato_ms);
 	jw_str(w, "rx_mode", rx_mode_name(o->rx_mode));
+	jw_str(w, "poll", poll_mode_name(o->poll_mode));
 	jw_bool(w, "no_icd", o->no_icd);
 	jw_u64(w, "seed", o->seed);
 	jw_dbl(w, "timeout_s", o->timeout_s, 3);
@@ -329,6 +341,7 @@ void perf_report_json(const struct perf_ctx *ctx, const struct perf_summary *s, 
 		jw_dbl(&w, "percent", r->wall_s > 0 ?
 		       (r->cpu_user_s + r->cpu_sys_s) / r->wall_s * 100.0 : 0.0, 1);
 		jw_dbl(&w, "busy_percent", busy_pct(r), 1);
+		jw_bool(&w, "epoll", r->epoll);
 		jw_dbl(&w, "user_s", r->cpu_user_s, 3);
 		jw_dbl(&w, "sys_s", r->cpu_sys_s, 3);
 		jw_dbl(&w, "wall_s", r->wall_s, 3);
@@ -339,6 +352,8 @@ void perf_report_json(const struct perf_ctx *ctx, const struct perf_summary *s, 
 	jw_obj_begin(&w, "transport");
 	jw_u64(&w, "send_calls", s->tx_calls);
 	jw_u64(&w, "recv_calls", s->rx_calls);
+	jw_u64(&w, "epoll_wait_calls", s->epoll_calls);
+	jw_u64(&w, "epoll_threads", s->epoll_threads);
 	jw_u64(&w, "bytes_sent", s->tx_bytes);
 	jw_u64(&w, "bytes_received", s->rx_bytes);
 	jw_u64(&w, "pdus_received", s->pdus);
