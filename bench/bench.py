@@ -18,7 +18,9 @@ spdk):
            has hardware counters (it then also counts the kernel).
   floors   the loopback floors: a busy-polling TCP ping-pong with a read's
            message sizes (72 B out, 4096 + 24 B back) against the QD1 4 KiB
-           read, and one busy-polling TCP stream against the 128 KiB read.
+           read (alternated --floor-segments times per rep, medians
+           compared), and one busy-polling TCP stream against the 128 KiB
+           read.
   memory   target RSS with one 1 GiB null namespace and 4 queues under load,
            and RSS as queues are added (bytes per queue).
   idle     event-driven target CPU use while idle with 4 connected queues,
@@ -374,15 +376,23 @@ class Bench:
     def section_floors(self):
         rows = []
         reps = max(1, self.a.reps)
+        segs = max(1, self.a.floor_segments)
         for i in range(reps):
-            pp = self.floor_json([self.pingpong_bin, "--server-core", str(self.a.tgt_core),
-                                  "--client-core", str(self.a.load_core), "-t", str(self.a.time)])
-            tgt = self.start_tgt("floor-qd1", mode="busy")
-            try:
-                qd1 = self.measured(tgt, tgt.port, ["-w", "randread", "-o", "4096", "-q", "1"] +
-                                    self.time_args())
-            finally:
-                tgt.stop()
+            # The floor and the QD1 read alternate, segs times each, and the
+            # rep compares their medians: the host's state changes from one
+            # run to the next, and one unlucky run of either side would
+            # otherwise decide the rep.
+            pps, qd1s = [], []
+            for _ in range(segs):
+                pps.append(self.floor_json([self.pingpong_bin, "--server-core",
+                                            str(self.a.tgt_core), "--client-core",
+                                            str(self.a.load_core), "-t", str(self.a.time)]))
+                tgt = self.start_tgt("floor-qd1", mode="busy")
+                try:
+                    qd1s.append(self.measured(tgt, tgt.port, ["-w", "randread", "-o", "4096",
+                                                              "-q", "1"] + self.time_args()))
+                finally:
+                    tgt.stop()
             # The ceiling with the read workload's bytes in flight (16 x 128 KiB).
             st = self.floor_json([self.stream_bin, "--sender-core", str(self.a.tgt_core),
                                   "--receiver-core", str(self.a.load_core),
@@ -396,13 +406,20 @@ class Bench:
             # Medians as well as means: a stalled vCPU adds tens of ms to a
             # few round trips, which moves the mean of either far more than
             # anything the target does.
+            med = statistics.median
+            pp_avg = med(p["latency_us"]["avg"] for p in pps)
+            pp_p50 = med(p["latency_us"]["p50"] for p in pps)
+            qd1_avg = med(q["lat_avg_us"] for q in qd1s)
+            qd1_p50 = med(q["lat_p50_us"] for q in qd1s)
             row = {"rep": i + 1,
-                   "pingpong_avg_us": pp["latency_us"]["avg"],
-                   "qd1_read_avg_us": qd1["lat_avg_us"],
-                   "qd1_over_floor": qd1["lat_avg_us"] / pp["latency_us"]["avg"],
-                   "pingpong_p50_us": pp["latency_us"]["p50"],
-                   "qd1_read_p50_us": qd1["lat_p50_us"],
-                   "qd1_p50_over_floor": qd1["lat_p50_us"] / pp["latency_us"]["p50"],
+                   "pingpong_avg_us": pp_avg,
+                   "qd1_read_avg_us": qd1_avg,
+                   "qd1_over_floor": qd1_avg / pp_avg,
+                   "pingpong_p50_us": pp_p50,
+                   "qd1_read_p50_us": qd1_p50,
+                   "qd1_p50_over_floor": qd1_p50 / pp_p50,
+                   "pingpong_p50_segments": [p["latency_us"]["p50"] for p in pps],
+                   "qd1_p50_segments": [q["lat_p50_us"] for q in qd1s],
                    "stream_mib_s": st["mib_s"],
                    "read128k_mib_s": rd["mib_s"],
                    "read128k_of_stream": rd["mib_s"] / st["mib_s"]}
@@ -677,7 +694,7 @@ class Bench:
                 return "%.1f" % v
             return "%.3f" % v
         if isinstance(v, list):
-            return "[" + ", ".join("%.0f" % x for x in v) + "]"
+            return "[" + ", ".join(Bench.fmt(x) for x in v) + "]"
         return str(v)
 
     def print_row(self, section, row):
@@ -732,6 +749,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per run")
     ap.add_argument("--reps", type=int, default=3,
                     help="repetitions for floors, idle and spdk (medians are reported)")
+    ap.add_argument("--floor-segments", type=int, default=3,
+                    help="floors: ping-pong and QD1 runs alternated this many times per rep "
+                    "(each --time long); the rep compares their medians")
     ap.add_argument("--tgt-core", type=int, default=0)
     ap.add_argument("--load-core", type=int, default=1)
     ap.add_argument("--only", help="regex over 'workload backend digests mode' for matrix, instr and spdk")
