@@ -17,6 +17,8 @@ Expectations:
   epoll=N            N worker threads found their readable queues through epoll
                      (and called epoll_wait during the measured window if N > 0)
   keepalive          at least one Keep Alive was sent during the run
+  discarded          C2HData payload was dropped in the kernel, none copied or
+                     received into buffers (--rx-mode discard)
   tool=NAME          for the TCP floor tools: the JSON comes from NAME
 
 Exit status 0 when every expectation holds; each failure is printed.
@@ -127,6 +129,12 @@ def main():
             check(res["elapsed_s"] >= params["time_s"], "held shorter than -t")
         elif key == "ns-count":
             check(params["ns_count"] == int(val), f"ns_count {params['ns_count']} != {val}")
+        elif key == "discarded":
+            tr = res["transport"]
+            check(tr["c2h_bytes_discarded"] > 0 and tr["c2h_bytes_copied"] == 0 and
+                  tr["c2h_bytes_direct"] == 0,
+                  f"payload bytes discarded {tr['c2h_bytes_discarded']}, copied "
+                  f"{tr['c2h_bytes_copied']}, direct {tr['c2h_bytes_direct']}")
         elif key == "keepalive":
             check(res["keep_alives"] > 0, "no Keep Alive was sent")
         elif key == "tool":

@@ -58,6 +58,8 @@ static void test_defaults(void **state)
 	assert_int_equal(o.poll_mode, PERF_POLL_SCAN);
 	assert_int_equal(parse(&o, "-a", "h", "--poll", "epoll", NULL), PERF_OPTS_OK);
 	assert_int_equal(o.poll_mode, PERF_POLL_EPOLL);
+	assert_int_equal(parse(&o, "-a", "h", "--rx-mode", "discard", "-H", NULL), PERF_OPTS_OK);
+	assert_int_equal(o.rx_mode, PERF_RX_DISCARD);
 }
 
 static void test_trid(void **state)
@@ -186,7 +188,13 @@ static void test_bad_flags(void **state)
 			 PERF_OPTS_ERROR);
 	assert_string_equal(err, "--count 1 is less than --queues 2");
 	assert_int_equal(parse(&o, "-a", "h", "--rx-mode", "zero", NULL), PERF_OPTS_ERROR);
-	assert_string_equal(err, "--rx-mode: 'zero' is not auto, copy or direct");
+	assert_string_equal(err, "--rx-mode: 'zero' is not auto, copy, direct or discard");
+	assert_int_equal(parse(&o, "-a", "h", "--rx-mode", "discard", "--verify", NULL),
+			 PERF_OPTS_ERROR);
+	assert_string_equal(err, "--rx-mode discard never reads the payload: it excludes --verify");
+	assert_int_equal(parse(&o, "-a", "h", "--rx-mode", "discard", "-I", NULL), PERF_OPTS_ERROR);
+	assert_string_equal(err,
+			    "--rx-mode discard never reads the payload: it excludes data digests (-I)");
 	assert_int_equal(parse(&o, "-a", "h", "--poll", "spin", NULL), PERF_OPTS_ERROR);
 	assert_string_equal(err, "--poll: 'spin' is not auto, scan or epoll");
 	assert_int_equal(parse(&o, "-a", "h", "--bogus", NULL), PERF_OPTS_ERROR);

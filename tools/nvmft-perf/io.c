@@ -355,6 +355,7 @@ static void collect_counters(const struct perf_thread *t, struct perf_thread_res
 		r->tx_bytes += m * q->tx_bytes;
 		r->pdus += m * q->pdus;
 		r->rx_direct_bytes += m * q->rx_direct_bytes;
+		r->rx_discard_bytes += m * q->rx_discard_bytes;
 		r->rx_copy_bytes += m * q->rx_copy_bytes;
 	}
 }
@@ -367,7 +368,7 @@ static void window_open(struct perf_thread *t, struct rusage *ru0, uint64_t *wal
 	r->window_ticks = perf_ticks();
 	r->idle_ticks = 0;
 	r->rx_calls = r->rx_bytes = r->tx_calls = r->tx_bytes = r->pdus = 0;
-	r->rx_direct_bytes = r->rx_copy_bytes = r->epoll_calls = 0;
+	r->rx_direct_bytes = r->rx_copy_bytes = r->rx_discard_bytes = r->epoll_calls = 0;
 	collect_counters(t, r, -1);
 	getrusage(RUSAGE_THREAD, ru0);
 	*wall0 = perf_mono_ns();

@@ -53,7 +53,8 @@ static const char usage_text[] =
 	"  -I, --ddgst             ask for data digests\n"
 	"      --kato MS           keep-alive timeout for the controller, 0 = none (default 10000)\n"
 	"      --no-icd            send no write data in capsules (always wait for R2T)\n"
-	"      --rx-mode MODE      auto, copy or direct (how read data leaves the socket)\n"
+	"      --rx-mode MODE      auto, copy, direct or discard (how read data leaves the\n"
+	"                          socket; discard: dropped in the kernel, never copied)\n"
 	"      --poll MODE         auto, scan or epoll: receive on every queue each pass (scan),\n"
 	"                          or only on those epoll reports readable; auto: epoll from\n"
 	"                          8 queues per thread\n"
@@ -450,6 +451,9 @@ static int opts_check(struct perf_opts *o, bool time_set, char *err, size_t errl
 	if (o->count && o->count < o->queues)
 		return opt_err(err, errlen, "--count %" PRIu64 " is less than --queues %u", o->count,
 			       o->queues);
+	if (o->rx_mode == PERF_RX_DISCARD && (o->verify || o->ddgst))
+		return opt_err(err, errlen, "--rx-mode discard never reads the payload: it excludes "
+			       "%s", o->verify ? "--verify" : "data digests (-I)");
 	if (o->rwmix_set && o->workload != PERF_WL_RW && o->workload != PERF_WL_RANDRW)
 		return opt_err(err, errlen, "-M applies to the rw and randrw workloads only");
 	if (o->ncores && o->threads && o->threads != o->ncores)
@@ -606,12 +610,12 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			o->no_icd = true;
 			break;
 		case OPT_RX_MODE: {
-			static const char *const names[] = { "auto", "copy", "direct" };
-			int k = parse_choice(optarg, names, 3);
+			static const char *const names[] = { "auto", "copy", "direct", "discard" };
+			int k = parse_choice(optarg, names, 4);
 
 			if (k < 0)
-				return opt_err(err, errlen, "--rx-mode: '%s' is not auto, copy or direct",
-					       optarg);
+				return opt_err(err, errlen,
+					       "--rx-mode: '%s' is not auto, copy, direct or discard", optarg);
 			o->rx_mode = (enum perf_rx_mode)k;
 			break;
 		}

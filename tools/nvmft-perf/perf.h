@@ -46,6 +46,13 @@ enum perf_rx_mode {
 	PERF_RX_AUTO,   /* copy below PERF_RX_DIRECT_MIN bytes per I/O, direct above */
 	PERF_RX_COPY,   /* C2HData payload is copied out of the receive buffer */
 	PERF_RX_DIRECT, /* payload not yet received goes straight into the I/O buffer */
+	/*
+	 * Payload not yet received is dropped by the kernel (recv MSG_TRUNC),
+	 * never copied to user space: the client's receive copy is what limits
+	 * large reads on loopback, and this measures the target without it.
+	 * Excludes --verify and data digests.
+	 */
+	PERF_RX_DISCARD,
 };
 
 /*
@@ -246,7 +253,7 @@ struct perf_queue {
 	uint32_t outstanding;
 	uint64_t last_progress;     /* ticks of the last completion */
 	uint64_t rx_calls, rx_bytes, tx_calls, tx_bytes, pdus;
-	uint64_t rx_direct_bytes, rx_copy_bytes;
+	uint64_t rx_direct_bytes, rx_copy_bytes, rx_discard_bytes;
 	bool connected;             /* Fabrics Connect succeeded */
 	bool admin;                 /* admin queue: status names differ */
 	bool failed;
@@ -368,6 +375,7 @@ struct perf_thread_result {
 	 */
 	uint64_t window_ticks, idle_ticks;
 	uint64_t rx_calls, rx_bytes, tx_calls, tx_bytes, pdus, rx_direct_bytes, rx_copy_bytes;
+	uint64_t rx_discard_bytes;
 	uint64_t epoll_calls;       /* epoll_wait() calls in the window (epoll polling) */
 	bool epoll;                 /* this thread polled its queues through epoll */
 	bool failed;
@@ -465,6 +473,7 @@ struct perf_summary {
 	double busy_pct;            /* summed over threads: time doing work, not idle polls */
 	double busy_cpu_s;          /* CPU seconds spent in passes that did work */
 	uint64_t rx_calls, rx_bytes, tx_calls, tx_bytes, pdus, rx_direct_bytes, rx_copy_bytes;
+	uint64_t rx_discard_bytes;
 	uint64_t epoll_calls;
 	uint32_t epoll_threads;     /* threads that polled through epoll */
 };

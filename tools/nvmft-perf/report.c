@@ -52,6 +52,7 @@ void perf_summarize(const struct perf_ctx *ctx, struct perf_summary *s)
 		s->tx_bytes += r->tx_bytes;
 		s->pdus += r->pdus;
 		s->rx_direct_bytes += r->rx_direct_bytes;
+		s->rx_discard_bytes += r->rx_discard_bytes;
 		s->rx_copy_bytes += r->rx_copy_bytes;
 		s->epoll_calls += r->epoll_calls;
 		s->epoll_threads += r->epoll;
@@ -86,7 +87,9 @@ static double us(uint64_t ns)
 
 static const char *rx_mode_name(enum perf_rx_mode m)
 {
-	return m == PERF_RX_COPY ? "copy" : m == PERF_RX_DIRECT ? "direct" : "auto";
+	static const char *const names[] = { "auto", "copy", "direct", "discard" };
+
+	return (unsigned int)m < 4 ? names[m] : "?";
 }
 
 static const char *poll_mode_name(enum perf_poll_mode m)
@@ -358,6 +361,7 @@ void perf_report_json(const struct perf_ctx *ctx, const struct perf_summary *s, 
 	jw_u64(&w, "bytes_received", s->rx_bytes);
 	jw_u64(&w, "pdus_received", s->pdus);
 	jw_u64(&w, "c2h_bytes_direct", s->rx_direct_bytes);
+	jw_u64(&w, "c2h_bytes_discarded", s->rx_discard_bytes);
 	jw_u64(&w, "c2h_bytes_copied", s->rx_copy_bytes);
 	jw_obj_end(&w);
 	jw_obj_end(&w);

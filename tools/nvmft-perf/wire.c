@@ -487,9 +487,14 @@ static void rx_parse(struct perf_queue *q)
 				uint32_t n = avail < q->rx_left ? (uint32_t)avail : q->rx_left;
 				uint8_t *dst = q->rx_cmd->buf + q->rx_cmd->c2h_got;
 
-				memcpy(dst, p, n);
-				rx_data_landed(q, dst, n);
-				q->rx_copy_bytes += n;
+				if (q->rx_mode == PERF_RX_DISCARD) {
+					rx_data_landed(q, NULL, n);
+					q->rx_discard_bytes += n;
+				} else {
+					memcpy(dst, p, n);
+					rx_data_landed(q, dst, n);
+					q->rx_copy_bytes += n;
+				}
 				q->rhead += n;
 				avail -= n;
 				p += n;
@@ -627,10 +632,32 @@ static ssize_t rx_direct(struct perf_queue *q)
 	return n;
 }
 
+/*
+ * Discard mode: what is left of the payload stays in the kernel, which
+ * frees it uncopied (MSG_TRUNC on TCP); the PDU behind it comes with the
+ * next receive.  No data digest is on (the options exclude it).
+ */
+static ssize_t rx_discard(struct perf_queue *q)
+{
+	ssize_t n = recv(q->fd, NULL, q->rx_left, MSG_TRUNC | MSG_DONTWAIT);
+
+	if (n <= 0)
+		return n;
+	/* The kernel never takes more than asked: n <= rx_left. */
+	rx_data_landed(q, NULL, (uint32_t)n);
+	q->rx_discard_bytes += (uint64_t)n;
+	return n;
+}
+
+static bool rx_bypass(const struct perf_queue *q)
+{
+	return q->rx_mode == PERF_RX_DIRECT || q->rx_mode == PERF_RX_DISCARD;
+}
+
 static bool rx_use_direct(const struct perf_queue *q)
 {
 	/* Only worth a syscall of its own when a real amount is still to come. */
-	return q->rx_mode == PERF_RX_DIRECT && q->rx_cmd != NULL && q->rx_left >= 512;
+	return rx_bypass(q) && q->rx_cmd != NULL && q->rx_left >= 512;
 }
 
 ssize_t perf_queue_poll_rx(struct perf_queue *q, uint64_t *now)
@@ -640,7 +667,7 @@ ssize_t perf_queue_poll_rx(struct perf_queue *q, uint64_t *now)
 	if (q->failed)
 		return -1;
 	if (rx_use_direct(q)) {
-		n = rx_direct(q);
+		n = q->rx_mode == PERF_RX_DISCARD ? rx_discard(q) : rx_direct(q);
 	} else {
 		size_t room;
 
@@ -654,7 +681,7 @@ ssize_t perf_queue_poll_rx(struct perf_queue *q, uint64_t *now)
 			q->rhead = 0;
 		}
 		room = q->rcap - q->rtail;
-		if (q->rx_mode == PERF_RX_DIRECT && room > RX_DIRECT_WINDOW)
+		if (rx_bypass(q) && room > RX_DIRECT_WINDOW)
 			room = RX_DIRECT_WINDOW;
 		n = recv(q->fd, q->rbuf + q->rtail, room, MSG_DONTWAIT);
 		if (n > 0)
