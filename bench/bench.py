@@ -21,6 +21,9 @@ spdk):
            read (alternated --floor-segments times per rep, medians
            compared), and one busy-polling TCP stream against the 128 KiB
            read.
+  floor-control  the floors' QD1 method with the ping-pong on both sides
+           (--reps reps of --floor-segments alternating pairs): the
+           spread the machine alone gives a per-rep ratio.
   memory   target RSS with one 1 GiB null namespace and 4 queues under load,
            and RSS as queues are added (bytes per queue).
   idle     event-driven target CPU use while idle with 4 connected queues,
@@ -428,6 +431,25 @@ class Bench:
         self.results["sections"]["floors"] = rows
         return rows
 
+    def section_floor_control(self):
+        """The floors' QD1 comparison with the ping-pong on both sides: how
+        far one program lands from itself by the same method."""
+        rows = []
+        segs = max(1, self.a.floor_segments)
+        argv = [self.pingpong_bin, "--server-core", str(self.a.tgt_core),
+                "--client-core", str(self.a.load_core), "-t", str(self.a.time)]
+        for i in range(max(1, self.a.reps)):
+            a, b = [], []
+            for _ in range(segs):
+                a.append(self.floor_json(argv)["latency_us"]["p50"])
+                b.append(self.floor_json(argv)["latency_us"]["p50"])
+            row = {"rep": i + 1, "a_p50_segments": a, "b_p50_segments": b,
+                   "b_over_a": statistics.median(b) / statistics.median(a)}
+            rows.append(row)
+            self.print_row("control", row)
+        self.results["sections"]["floor-control"] = rows
+        return rows
+
     def section_memory(self):
         rows = []
         tgt = self.start_tgt("memory-4q", mode="busy")
@@ -744,7 +766,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(here, "..", "build"),
                     help="meson build dir with nvmft-tgt and the tools (default ../build)")
     ap.add_argument("--sections", default="matrix,instr,floors,memory,idle,scale,vfio-user",
-                    help="comma-separated: matrix,instr,floors,memory,idle,scale,vfio-user,spdk")
+                    help="comma-separated: matrix,instr,floors,floor-control,memory,idle,scale,"
+                    "vfio-user,spdk")
     ap.add_argument("--time", type=float, default=5.0, help="seconds per measured run")
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per run")
     ap.add_argument("--reps", type=int, default=3,
