@@ -3,15 +3,19 @@
  * nvmft-perf wire engine against a scripted controller on a socketpair:
  * what it sends is decoded and checked, what it receives is fed in pieces
  * down to one byte at a time, in copy and direct receive modes, with and
- * without digests.
+ * without digests.  Discard mode needs TCP (MSG_TRUNC discards on TCP
+ * only), so its cases run over a loopback connection instead.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -74,6 +78,44 @@ static int setup(void **state, const struct variant *v)
 	f->tp = f->q.tp;
 	f->tp.icd_max = 8192;
 	*state = f;
+	return 0;
+}
+
+/* A connected pair over 127.0.0.1, both ends non-blocking, no Nagle. */
+static void tcp_pair(int sv[2])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	sv[0] = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(sv[0] >= 0);
+	assert_int_equal(connect(sv[0], (struct sockaddr *)&a, sizeof(a)), 0);
+	sv[1] = accept4(l, NULL, NULL, SOCK_NONBLOCK);
+	assert_true(sv[1] >= 0);
+	close(l);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(setsockopt(sv[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+}
+
+static int setup_discard(void **state)
+{
+	static const struct variant v_discard = { PERF_RX_DISCARD, false };
+	struct fixture *f;
+	int sv[2];
+
+	setup(state, &v_discard);
+	f = *state;
+	close(f->q.fd);
+	close(f->peer);
+	tcp_pair(sv);
+	f->q.fd = sv[0];
+	f->peer = sv[1];
 	return 0;
 }
 
@@ -265,6 +307,42 @@ static void test_read_then_rsp_batched(void **state)
 		assert_memory_equal(f->q.cmds[cids[i]].buf, data[i], 1024);
 	/* The last one completed is cid 3; cid 2 failed with LBA Out of Range. */
 	assert_int_equal(f->last_status, 0);
+}
+
+/*
+ * Discard mode: the payload is accounted for but never lands in the
+ * buffer, whether it arrived with its header or was left to MSG_TRUNC;
+ * fed a byte at a time and then whole, with a CapsuleResp behind it.
+ */
+static void test_read_discard(void **state)
+{
+	struct fixture *f = *state;
+	static struct stream s;
+	static uint8_t data[BUFSZ];
+	struct perf_cmd *cmd;
+
+	for (int round = 0; round < 2; round++) {
+		cmd = submit(f, true, BUFSZ, 0);
+		expect_capsule(f, cmd->cid, 0x5a, BUFSZ, 0);
+		memset(cmd->buf, 0xa5, BUFSZ);
+		fill_pattern(data, sizeof(data), 9);
+		s.len = 0;
+		put_c2h(f, &s, cmd->cid, 0, data, 4096, 0);
+		put_c2h(f, &s, cmd->cid, 4096, data + 4096, 4096, NVMFT_TCP_F_DATA_LAST);
+		put_rsp(f, &s, cmd->cid, 0);
+		f->q.rx_discard_bytes = 0;
+		peer_feed(f, s.b, s.len - 1, round == 0 ? 1 : s.len - 1);
+		assert_int_equal(f->ncompl, round);
+		peer_feed(f, s.b + s.len - 1, 1, 1);
+		assert_int_equal(f->ncompl, round + 1);
+		assert_int_equal(f->last_status, 0);
+		assert_int_equal(f->q.rx_discard_bytes, BUFSZ);
+		assert_int_equal(f->q.rx_copy_bytes + f->q.rx_direct_bytes, 0);
+		for (size_t i = 0; i < BUFSZ; i++)
+			assert_int_equal(f->q.cmds[f->last_cid].buf[i], 0xa5);
+		assert_int_equal(f->q.outstanding, 0);
+		assert_false(f->q.failed);
+	}
 }
 
 static void test_rsp_error_status(void **state)
@@ -508,6 +586,7 @@ int main(void)
 		VARIANTS(test_rsp_error_status),
 		VARIANTS(test_write_in_capsule),
 		VARIANTS(test_write_r2t),
+		cmocka_unit_test_setup_teardown(test_read_discard, setup_discard, teardown),
 		cmocka_unit_test_setup_teardown(test_ddgst_mismatch, setup_copy_dg, teardown),
 		cmocka_unit_test_setup_teardown(test_ddgst_mismatch, setup_direct_dg, teardown),
 		cmocka_unit_test_setup_teardown(test_rsp_without_data, setup_copy, teardown),
