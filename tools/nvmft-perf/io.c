@@ -344,10 +344,11 @@ static double tv_s(const struct timeval *tv)
 /* Sum the queues' transfer counters into @r (added with @sign +1, removed with -1). */
 static void collect_counters(const struct perf_thread *t, struct perf_thread_result *r, int sign)
 {
-	r->epoll_calls += (sign > 0 ? 1 : (uint64_t)-1) * t->epoll_calls;
+	uint64_t m = sign > 0 ? 1 : (uint64_t)-1;
+
+	r->epoll_calls += m * t->epoll_calls;
 	for (uint32_t i = 0; i < t->njobs; i++) {
 		const struct perf_queue *q = &t->jobs[i]->q;
-		uint64_t m = sign > 0 ? 1 : (uint64_t)-1;
 
 		r->rx_calls += m * q->rx_calls;
 		r->rx_bytes += m * q->rx_bytes;

@@ -14,6 +14,7 @@
 
 #include "nvmft/version.h"
 #include "perf.h"
+#include "util/compiler.h"
 
 static const char usage_text[] =
 	"Usage: " PERF_NAME " [target] [workload] [options]\n"
@@ -163,6 +164,25 @@ const char *perf_workload_name(enum perf_workload w)
 	return (unsigned int)w < sizeof(names) / sizeof(names[0]) ? names[w] : "?";
 }
 
+static const char *const rx_mode_names[] = {
+	[PERF_RX_AUTO] = "auto", [PERF_RX_COPY] = "copy", [PERF_RX_DIRECT] = "direct",
+	[PERF_RX_DISCARD] = "discard",
+};
+
+static const char *const poll_mode_names[] = {
+	[PERF_POLL_AUTO] = "auto", [PERF_POLL_SCAN] = "scan", [PERF_POLL_EPOLL] = "epoll",
+};
+
+const char *perf_rx_mode_name(enum perf_rx_mode m)
+{
+	return (unsigned int)m < NVMFT_ARRAY_SIZE(rx_mode_names) ? rx_mode_names[m] : "?";
+}
+
+const char *perf_poll_mode_name(enum perf_poll_mode m)
+{
+	return (unsigned int)m < NVMFT_ARRAY_SIZE(poll_mode_names) ? poll_mode_names[m] : "?";
+}
+
 bool perf_workload_random(enum perf_workload w)
 {
 	return w == PERF_WL_RANDREAD || w == PERF_WL_RANDWRITE || w == PERF_WL_RANDRW;
@@ -237,12 +257,12 @@ int perf_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Index of @s in @names (listed in their enum's order), or -1. */
-static int parse_choice(const char *s, const char *const *names, int n)
+/* Index of @s in @names (indexed by their enum), or -1. */
+static int parse_choice(const char *s, const char *const *names, size_t n)
 {
-	for (int i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (strcmp(s, names[i]) == 0)
-			return i;
+			return (int)i;
 	return -1;
 }
 
@@ -610,8 +630,7 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			o->no_icd = true;
 			break;
 		case OPT_RX_MODE: {
-			static const char *const names[] = { "auto", "copy", "direct", "discard" };
-			int k = parse_choice(optarg, names, 4);
+			int k = parse_choice(optarg, rx_mode_names, NVMFT_ARRAY_SIZE(rx_mode_names));
 
 			if (k < 0)
 				return opt_err(err, errlen,
@@ -620,8 +639,7 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			break;
 		}
 		case OPT_POLL: {
-			static const char *const names[] = { "auto", "scan", "epoll" };
-			int k = parse_choice(optarg, names, 3);
+			int k = parse_choice(optarg, poll_mode_names, NVMFT_ARRAY_SIZE(poll_mode_names));
 
 			if (k < 0)
 				return opt_err(err, errlen, "--poll: '%s' is not auto, scan or epoll",

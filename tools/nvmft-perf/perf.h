@@ -131,6 +131,9 @@ int perf_parse_size(const char *s, uint64_t *out);
 /* A CPU list "0,2-3" or, with @mask, a hex mask "0x6". */
 int perf_parse_cores(const char *s, bool mask, int *cores, uint32_t *ncores);
 const char *perf_workload_name(enum perf_workload w);
+/* The names --rx-mode and --poll take and the reports print. */
+const char *perf_rx_mode_name(enum perf_rx_mode m);
+const char *perf_poll_mode_name(enum perf_poll_mode m);
 bool perf_workload_has_reads(const struct perf_opts *o);
 bool perf_workload_has_writes(const struct perf_opts *o);
 bool perf_workload_random(enum perf_workload w);

@@ -85,18 +85,6 @@ static double us(uint64_t ns)
 	return (double)ns / 1000.0;
 }
 
-static const char *rx_mode_name(enum perf_rx_mode m)
-{
-	static const char *const names[] = { "auto", "copy", "direct", "discard" };
-
-	return (unsigned int)m < 4 ? names[m] : "?";
-}
-
-static const char *poll_mode_name(enum perf_poll_mode m)
-{
-	return m == PERF_POLL_SCAN ? "scan" : m == PERF_POLL_EPOLL ? "epoll" : "auto";
-}
-
 static void human_bytes(char *buf, size_t len, uint64_t b)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
@@ -130,7 +118,7 @@ void perf_report_text(const struct perf_ctx *ctx, const struct perf_summary *s)
 	if (ctx->io_connected)
 		printf("transport: hdgst %s, ddgst %s, in-capsule data up to %u B, MAXH2CDATA %u, "
 		       "rx %s\n", ctx->io_tp.hdgst ? "on" : "off", ctx->io_tp.ddgst ? "on" : "off",
-		       ctx->io_icd_max, ctx->io_tp.maxh2cdata, rx_mode_name(ctx->io_rx_mode));
+		       ctx->io_icd_max, ctx->io_tp.maxh2cdata, perf_rx_mode_name(ctx->io_rx_mode));
 	printf("workload:  %s", perf_workload_name(o->workload));
 	if (o->workload == PERF_WL_RW || o->workload == PERF_WL_RANDRW)
 		printf(" (%u%% reads)", o->rwmix);
@@ -260,8 +248,8 @@ static void json_params(struct jw *w, const struct perf_ctx *ctx)
 	jw_bool(w, "hdgst", o->hdgst);
 	jw_bool(w, "ddgst", o->ddgst);
 	jw_u64(w, "kato_ms", o->kato_ms);
-	jw_str(w, "rx_mode", rx_mode_name(o->rx_mode));
-	jw_str(w, "poll", poll_mode_name(o->poll_mode));
+	jw_str(w, "rx_mode", perf_rx_mode_name(o->rx_mode));
+	jw_str(w, "poll", perf_poll_mode_name(o->poll_mode));
 	jw_bool(w, "no_icd", o->no_icd);
 	jw_u64(w, "seed", o->seed);
 	jw_dbl(w, "timeout_s", o->timeout_s, 3);
@@ -293,7 +281,7 @@ static void json_target(struct jw *w, const struct perf_ctx *ctx)
 		jw_u64(w, "cpda", ctx->io_tp.cpda);
 		jw_u64(w, "maxh2cdata", ctx->io_tp.maxh2cdata);
 		jw_u64(w, "icd_bytes", ctx->io_icd_max);
-		jw_str(w, "rx_mode", rx_mode_name(ctx->io_rx_mode));
+		jw_str(w, "rx_mode", perf_rx_mode_name(ctx->io_rx_mode));
 	}
 	jw_obj_end(w);
 }
