@@ -376,6 +376,11 @@ class Bench:
             die("%s failed: %s" % (argv[0], p.stderr[-1000:]))
         return json.loads(p.stdout)
 
+    def pingpong_argv(self):
+        """The QD1 floor: a busy-polling ping-pong with a 4 KiB read's message sizes."""
+        return [self.pingpong_bin, "--server-core", str(self.a.tgt_core),
+                "--client-core", str(self.a.load_core), "-t", str(self.a.time)]
+
     def section_floors(self):
         rows = []
         reps = max(1, self.a.reps)
@@ -387,9 +392,7 @@ class Bench:
             # otherwise decide the rep.
             pps, qd1s = [], []
             for _ in range(segs):
-                pps.append(self.floor_json([self.pingpong_bin, "--server-core",
-                                            str(self.a.tgt_core), "--client-core",
-                                            str(self.a.load_core), "-t", str(self.a.time)]))
+                pps.append(self.floor_json(self.pingpong_argv()))
                 tgt = self.start_tgt("floor-qd1", mode="busy")
                 try:
                     qd1s.append(self.measured(tgt, tgt.port, ["-w", "randread", "-o", "4096",
@@ -436,8 +439,7 @@ class Bench:
         far one program lands from itself by the same method."""
         rows = []
         segs = max(1, self.a.floor_segments)
-        argv = [self.pingpong_bin, "--server-core", str(self.a.tgt_core),
-                "--client-core", str(self.a.load_core), "-t", str(self.a.time)]
+        argv = self.pingpong_argv()
         for i in range(max(1, self.a.reps)):
             a, b = [], []
             for _ in range(segs):
