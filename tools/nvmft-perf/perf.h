@@ -48,9 +48,9 @@ enum perf_rx_mode {
 	PERF_RX_DIRECT, /* payload not yet received goes straight into the I/O buffer */
 	/*
 	 * Payload not yet received is dropped by the kernel (recv MSG_TRUNC),
-	 * never copied to user space: the client's receive copy is what limits
-	 * large reads on loopback, and this measures the target without it.
-	 * Excludes --verify and data digests.
+	 * never copied to user space: for large reads that copy is most of the
+	 * client's work, and this compares targets without it.  Excludes
+	 * --verify and data digests.
 	 */
 	PERF_RX_DISCARD,
 };
